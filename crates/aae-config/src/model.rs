@@ -1,0 +1,356 @@
+//! The configuration tree. Every struct denies unknown fields and has defaults for every key.
+
+use std::path::PathBuf;
+
+use aae_types::{BucketPurpose, Environment};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `development` (default) | `staging` | `production`; gives resource prefixes `dev-` | `staging-` | `prod-`.
+    pub environment: Environment,
+    /// Directory holding everything the embedded defaults keep: local objects, the SQLite file,
+    /// model weights, generated secrets. Default `./aae-data`.
+    pub data_dir: PathBuf,
+    /// Logging.
+    pub log: LogConfig,
+    /// The HTTP server of `aae serve`.
+    pub server: ServerConfig,
+    /// AWS settings that complement the standard AWS variables.
+    pub aws: AwsConfig,
+    /// Object storage.
+    pub storage: StorageConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            environment: Environment::Development,
+            data_dir: PathBuf::from("./aae-data"),
+            log: LogConfig::default(),
+            server: ServerConfig::default(),
+            aws: AwsConfig::default(),
+            storage: StorageConfig::default(),
+        }
+    }
+}
+
+/// Log output settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `aae_storage=debug,info`.
+    pub level: String,
+    /// `text` (default) or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to bind; default `127.0.0.1`.
+    pub host: String,
+    /// Port to bind; default `8080`.
+    pub port: u16,
+    /// Base URL clients use to reach this server; the base of local signed file URLs.
+    /// Default `http://{host}:{port}`.
+    pub public_url: Option<String>,
+    /// Secret for HMAC-signed local file URLs. Default: a random key generated once and kept in
+    /// `{data_dir}/secrets/url-signing.key`.
+    #[serde(serialize_with = "redact_opt")]
+    pub url_signing_secret: Option<SecretString>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { host: "127.0.0.1".into(), port: 8080, public_url: None, url_signing_secret: None }
+    }
+}
+
+impl ServerConfig {
+    /// The public base URL without a trailing slash.
+    pub fn public_base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}:{}", self.host, self.port),
+        }
+    }
+}
+
+/// AWS settings. Credentials are never configured here: they come from `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_PROFILE`, web identity, SSO or instance
+/// metadata through the AWS credential chain.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Region; default from `AWS_REGION` / the profile, else `us-east-1`.
+    pub region: Option<String>,
+    /// Endpoint for every AWS service; default from `AWS_ENDPOINT_URL`.
+    pub endpoint_url: Option<String>,
+    /// Named profile; default from `AWS_PROFILE`.
+    pub profile: Option<String>,
+}
+
+/// Which object store holds the buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackendKind {
+    /// Files under `{data_dir}/storage` (default).
+    Local,
+    /// Amazon S3 or any S3-compatible endpoint.
+    S3,
+    /// Google Cloud Storage.
+    Gcs,
+    /// Process memory; lost on exit. For tests and demos.
+    Memory,
+}
+
+impl StorageBackendKind {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::S3 => "s3",
+            Self::Gcs => "gcs",
+            Self::Memory => "memory",
+        }
+    }
+}
+
+/// Object storage.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `local` (default) | `s3` | `gcs` | `memory`.
+    pub backend: StorageBackendKind,
+    /// Create missing buckets at start-up and before writes (seed 003 "Create S3 Bucket (Optional)").
+    pub create_buckets: bool,
+    /// Per-purpose overrides `name[/prefix]`; default `{env-prefix}aae-{purpose}`.
+    pub buckets: BucketOverrides,
+    /// S3 settings.
+    pub s3: S3Config,
+    /// GCS settings.
+    pub gcs: GcsConfig,
+    /// CloudFront / CDN settings.
+    pub cdn: CdnConfig,
+    /// Retry policy for retryable failures.
+    pub retry: RetryConfig,
+    /// Circuit breaker per backend.
+    pub circuit_breaker: CircuitBreakerConfig,
+    /// Multipart upload tuning.
+    pub multipart: MultipartConfig,
+    /// Dual-write mode (seed 002 "Phase 2").
+    pub dual_write: DualWriteConfig,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackendKind::Local,
+            create_buckets: false,
+            buckets: BucketOverrides::default(),
+            s3: S3Config::default(),
+            gcs: GcsConfig::default(),
+            cdn: CdnConfig::default(),
+            retry: RetryConfig::default(),
+            circuit_breaker: CircuitBreakerConfig::default(),
+            multipart: MultipartConfig::default(),
+            dual_write: DualWriteConfig::default(),
+        }
+    }
+}
+
+/// `AAE__STORAGE__BUCKETS__<PURPOSE>=name[/prefix]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)]
+pub struct BucketOverrides {
+    pub creatives: Option<String>,
+    pub landing_pages: Option<String>,
+    pub exports: Option<String>,
+    pub uploads: Option<String>,
+    pub videos: Option<String>,
+    pub code: Option<String>,
+    pub thumbnails: Option<String>,
+    pub temp: Option<String>,
+    pub campaign_outputs: Option<String>,
+    pub documents: Option<String>,
+}
+
+impl BucketOverrides {
+    /// The override for `purpose`, if any.
+    pub fn get(&self, purpose: BucketPurpose) -> Option<&str> {
+        match purpose {
+            BucketPurpose::Creatives => self.creatives.as_deref(),
+            BucketPurpose::LandingPages => self.landing_pages.as_deref(),
+            BucketPurpose::Exports => self.exports.as_deref(),
+            BucketPurpose::Uploads => self.uploads.as_deref(),
+            BucketPurpose::Videos => self.videos.as_deref(),
+            BucketPurpose::Code => self.code.as_deref(),
+            BucketPurpose::Thumbnails => self.thumbnails.as_deref(),
+            BucketPurpose::Temp => self.temp.as_deref(),
+            BucketPurpose::CampaignOutputs => self.campaign_outputs.as_deref(),
+            BucketPurpose::Documents => self.documents.as_deref(),
+        }
+    }
+}
+
+/// A logical bucket resolved to its physical name and optional key prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct BucketLocation {
+    /// The logical purpose.
+    pub purpose: BucketPurpose,
+    /// The physical bucket name.
+    pub name: String,
+    /// A key prefix inside the bucket (no leading or trailing slash), possibly empty.
+    pub prefix: String,
+}
+
+/// Server-side encryption for S3 objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum SseKind {
+    /// SSE-S3.
+    #[serde(rename = "AES256")]
+    Aes256,
+    /// SSE-KMS with `kms_key_id`.
+    #[serde(rename = "aws:kms")]
+    AwsKms,
+}
+
+/// S3 settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// Endpoint of an S3-compatible server; default `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, or AWS.
+    pub endpoint: Option<String>,
+    /// Region; default the `aws.region` / AWS chain region.
+    pub region: Option<String>,
+    /// Address buckets as `{endpoint}/{bucket}` rather than `{bucket}.{endpoint}`.
+    pub force_path_style: bool,
+    /// `AES256` | `aws:kms`.
+    pub sse: Option<SseKind>,
+    /// KMS key for `sse = "aws:kms"`.
+    pub kms_key_id: Option<String>,
+}
+
+/// GCS settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcsConfig {
+    /// Service-account JSON key; default `GOOGLE_APPLICATION_CREDENTIALS`. Needed for signed URLs.
+    /// An emulator endpoint goes in the key file's `gcs_base_url` field.
+    pub service_account_path: Option<PathBuf>,
+}
+
+/// CDN settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CdnConfig {
+    /// CloudFront (or other CDN) domain: CDN URLs are `https://{domain}/{key}`.
+    pub domain: Option<String>,
+    /// CloudFront key-pair / public-key id for signed URLs.
+    pub key_pair_id: Option<String>,
+    /// PEM RSA private key of that key pair.
+    pub private_key_path: Option<PathBuf>,
+}
+
+/// Retry policy.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff, doubled each retry, with full jitter.
+    pub initial_backoff_ms: u64,
+    /// Cap on one backoff.
+    pub max_backoff_ms: u64,
+    /// Cap on the total time spent retrying one operation.
+    pub retry_timeout_secs: u64,
+    /// Timeout of one request.
+    pub request_timeout_secs: u64,
+    /// Timeout to connect.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff_ms: 100,
+            max_backoff_ms: 5_000,
+            retry_timeout_secs: 60,
+            request_timeout_secs: 300,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+/// Circuit breaker.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CircuitBreakerConfig {
+    /// Consecutive failures (after retries) that open the breaker; 0 disables it.
+    pub failure_threshold: u32,
+    /// Seconds the breaker stays open before letting one trial request through.
+    pub cooldown_secs: u64,
+}
+
+impl Default for CircuitBreakerConfig {
+    fn default() -> Self {
+        Self { failure_threshold: 5, cooldown_secs: 30 }
+    }
+}
+
+/// Multipart upload tuning.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MultipartConfig {
+    /// Files at or above this many MiB are uploaded in parts (seed 002 uses 25 MiB).
+    pub threshold_mib: u64,
+    /// Part size in MiB (S3 needs at least 5).
+    pub part_size_mib: u64,
+    /// Parts in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for MultipartConfig {
+    fn default() -> Self {
+        Self { threshold_mib: 25, part_size_mib: 8, concurrency: 8 }
+    }
+}
+
+/// Dual-write mode.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DualWriteConfig {
+    /// When set, every write also goes to this backend, and reads missing on the primary fall back
+    /// to it. It uses the same per-backend settings as the primary.
+    pub secondary: Option<StorageBackendKind>,
+}
+
+fn redact_opt<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(value) if !value.expose_secret().is_empty() => s.serialize_str("[redacted]"),
+        _ => s.serialize_none(),
+    }
+}

@@ -1,0 +1,165 @@
+use aae_types::{BucketPurpose, Environment};
+use figment::Jail;
+
+use crate::{Config, ConfigSources, SseKind, StorageBackendKind};
+
+fn load_env() -> Result<Config, crate::ConfigError> {
+    Config::load(&ConfigSources::default())
+}
+
+#[test]
+fn defaults_are_embedded_and_valid() {
+    let config = Config::load(&ConfigSources { ignore_env: true, ..Default::default() }).expect("defaults load");
+    assert_eq!(config.storage.backend, StorageBackendKind::Local);
+    assert_eq!(config.environment, Environment::Development);
+    assert_eq!(config.data_dir, std::path::PathBuf::from("./aae-data"));
+    assert_eq!(config.server.public_base_url(), "http://127.0.0.1:8080");
+    let bucket = config.bucket(BucketPurpose::CampaignOutputs).expect("bucket");
+    assert_eq!(bucket.name, "dev-aae-campaign-outputs");
+    assert_eq!(bucket.prefix, "");
+}
+
+#[test]
+fn layers_apply_in_order_file_env_flags() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "aae.toml",
+            r#"
+            environment = "staging"
+            [server]
+            port = 7000
+            host = "0.0.0.0"
+            [storage]
+            backend = "s3"
+            "#,
+        )?;
+        jail.set_env("AAE__SERVER__PORT", "7100");
+        jail.set_env("AAE__STORAGE__S3__FORCE_PATH_STYLE", "true");
+        jail.set_env("AAE__STORAGE__BUCKETS__CAMPAIGN_OUTPUTS", "outputs/campaigns-v2");
+        let config = Config::load(&ConfigSources::default().set("server.port", "7200")).map_err(|e| e.to_string())?;
+        assert_eq!(config.environment, Environment::Staging);
+        assert_eq!(config.server.host, "0.0.0.0");
+        assert_eq!(config.server.port, 7200, "flags win over env");
+        assert!(config.storage.s3.force_path_style);
+        assert_eq!(config.storage.backend, StorageBackendKind::S3);
+        let outputs = config.bucket(BucketPurpose::CampaignOutputs).map_err(|e| e.to_string())?;
+        assert_eq!((outputs.name.as_str(), outputs.prefix.as_str()), ("outputs", "campaigns-v2"));
+        let videos = config.bucket(BucketPurpose::Videos).map_err(|e| e.to_string())?;
+        assert_eq!(videos.name, "staging-aae-videos");
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(config.server.port, 7100, "env wins over file");
+        Ok(())
+    });
+}
+
+#[test]
+fn aae_config_env_names_the_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file("custom.toml", "data_dir = \"/tmp/aae-custom\"\n")?;
+        jail.set_env("AAE_CONFIG", "custom.toml");
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(config.data_dir, std::path::PathBuf::from("/tmp/aae-custom"));
+        jail.set_env("AAE_CONFIG", "missing.toml");
+        let err = load_env().expect_err("missing file");
+        assert!(err.to_string().contains("missing.toml does not exist"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_keys_name_the_key_and_the_allowed_keys() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__STORAGE__BAKEND", "s3");
+        let err = load_env().expect_err("unknown key").to_string();
+        assert!(err.contains("unknown key `bakend`"), "{err}");
+        assert!(err.contains("backend"), "lists allowed keys: {err}");
+        assert!(err.contains("AAE__STORAGE__BAKEND"), "names the variable: {err}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.create_file("aae.toml", "[server]\nprot = 1\n")?;
+        let err = load_env().expect_err("unknown key").to_string();
+        assert!(err.contains("server") && err.contains("unknown key `prot`") && err.contains("aae.toml"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn invalid_values_list_allowed_values() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__STORAGE__BACKEND", "azure");
+        let err = load_env().expect_err("bad backend").to_string();
+        assert!(err.contains("storage.backend") && err.contains("`azure`"), "{err}");
+        assert!(err.contains("local, s3, gcs, memory"), "{err}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__ENVIRONMENT", "qa");
+        let err = load_env().expect_err("bad env").to_string();
+        assert!(err.contains("development, staging, production"), "{err}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__STORAGE__S3__SSE", "aws:kms");
+        let err = load_env().expect_err("kms without key").to_string();
+        assert!(err.contains("storage.s3.kms_key_id"), "{err}");
+        jail.set_env("AAE__STORAGE__S3__KMS_KEY_ID", "alias/aae");
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(config.storage.s3.sse, Some(SseKind::AwsKms));
+        jail.set_env("AAE__STORAGE__S3__SSE", "DES");
+        let err = load_env().expect_err("bad sse").to_string();
+        assert!(err.contains("AES256, aws:kms"), "{err}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__SERVER__PORT", "http");
+        let err = load_env().expect_err("bad port").to_string();
+        assert!(err.contains("server.port"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn bucket_overrides_are_checked() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__STORAGE__BUCKETS__VIDEOS", "Bad_Name");
+        let err = load_env().expect_err("bad bucket").to_string();
+        assert!(err.contains("storage.buckets.videos") && err.contains("lowercase"), "{err}");
+        Ok(())
+    });
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__STORAGE__BUCKETS__PICTURES", "x");
+        let err = load_env().expect_err("unknown purpose").to_string();
+        assert!(err.contains("unknown key `pictures`") && err.contains("campaign_outputs"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn cdn_signing_needs_its_pair() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__STORAGE__CDN__KEY_PAIR_ID", "K2JCJMDEHXQW5F");
+        let err = load_env().expect_err("pair").to_string();
+        assert!(err.contains("storage.cdn.private_key_path"), "{err}");
+        jail.set_env("AAE__STORAGE__CDN__PRIVATE_KEY_PATH", "/tmp/k.pem");
+        let err = load_env().expect_err("domain").to_string();
+        assert!(err.contains("storage.cdn.domain"), "{err}");
+        jail.set_env("AAE__STORAGE__CDN__DOMAIN", "https://d1.cloudfront.net");
+        let err = load_env().expect_err("bare host").to_string();
+        assert!(err.contains("bare host"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn secrets_are_redacted_when_printed() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__SERVER__URL_SIGNING_SECRET", "super-secret-value");
+        let config = load_env().map_err(|e| e.to_string())?;
+        let toml = config.to_redacted_toml();
+        assert!(!toml.contains("super-secret-value"), "{toml}");
+        assert!(toml.contains("[redacted]"), "{toml}");
+        assert!(!format!("{config:?}").contains("super-secret-value"));
+        Ok(())
+    });
+}

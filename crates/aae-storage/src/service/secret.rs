@@ -1,0 +1,51 @@
+//! The HMAC key of local signed URLs: `server.url_signing_secret`, or a random key generated once
+//! and kept in `{data_dir}/secrets/url-signing.key` (mode 0600).
+
+use std::io::Write;
+
+use aae_config::Config;
+use rand::RngCore;
+use secrecy::ExposeSecret;
+
+use crate::error::{StorageError, StorageErrorKind};
+
+/// Loads the URL-signing secret, creating it on first use.
+pub fn load_or_create_url_secret(config: &Config) -> Result<Vec<u8>, StorageError> {
+    if let Some(secret) = &config.server.url_signing_secret {
+        let secret = secret.expose_secret();
+        if secret.len() < 16 {
+            return Err(StorageError::new(StorageErrorKind::InvalidInput, "server.url_signing_secret must be at least 16 characters"));
+        }
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let dir = config.data_dir.join("secrets");
+    let path = dir.join("url-signing.key");
+    let fail = |what: &str, e: std::io::Error| {
+        StorageError::new(StorageErrorKind::Internal, format!("cannot {what} {}: {e}; check AAE__DATA_DIR", path.display()))
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return hex::decode(text.trim()).map_err(|_| StorageError::new(StorageErrorKind::Internal, format!("{} is not hex; delete it to generate a new key", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail("read", e)),
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| fail("create the folder of", e))?;
+    let mut key = vec![0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    // Write a temporary file, then link it into place: readers never see a partial key, and
+    // when two processes race, both end up using the one that was linked first.
+    let tmp = dir.join(format!("url-signing.key.{}.tmp", hex::encode(&key[..8])));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(|e| fail("create a temporary file for", e))?;
+    file.write_all(hex::encode(&key).as_bytes()).map_err(|e| fail("write", e))?;
+    drop(file);
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(key),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_url_secret(config),
+        Err(e) => Err(fail("create", e)),
+    }
+}

@@ -1,0 +1,28 @@
+//! Test kit for AAE (dev-only): the local servers and fault injection that integration tests use.
+//!
+//! Owns:
+//! - [`start_s3s_fs`]: an in-process s3s-fs S3 server with real SigV4 checking, one per test;
+//! - [`moto()`]: a handle to the shared moto server (S3, DynamoDB, Cognito, ...), which it starts
+//!   through `scripts/test-servers.sh` when nothing answers;
+//! - [`FaultProxy`]: an HTTP/1.1 reverse proxy that injects S3 errors, resets, latency and
+//!   blackholes between a client and any of those servers.
+//!
+//! It does not own product code, fakes of model providers (later), nor the servers themselves:
+//! moto, PostgreSQL and Redis are installed and started by `scripts/test-servers.sh`.
+//!
+//! All test credentials are [`ACCESS_KEY`] / [`SECRET_KEY`] in [`REGION`].
+
+mod fault_proxy;
+mod moto;
+mod s3s_fs;
+
+pub use fault_proxy::{FaultControl, FaultProxy};
+pub use moto::{DEFAULT_MOTO_ENDPOINT, MOTO_ENDPOINT_ENV, Moto, moto, script_path, unique_bucket};
+pub use s3s_fs::{S3sFs, start_s3s_fs};
+
+/// Access key of every test server (s3s-fs accepts only this one; moto accepts any).
+pub const ACCESS_KEY: &str = "AKIDAAETEST";
+/// Secret key that goes with [`ACCESS_KEY`].
+pub const SECRET_KEY: &str = "aae-test-secret";
+/// Region the tests sign for.
+pub const REGION: &str = "us-east-1";

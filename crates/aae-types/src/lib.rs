@@ -1,0 +1,13 @@
+//! Domain types shared by every AAE crate: environments and their resource prefixes, the logical
+//! storage buckets, service health, and the closed [`ErrorCode`] that the HTTP layer maps to status
+//! codes in exactly one place.
+//!
+//! This crate does no IO and depends on nothing heavier than `serde`.
+
+mod bucket;
+mod error;
+mod health;
+
+pub use bucket::{BucketPurpose, Environment};
+pub use error::ErrorCode;
+pub use health::ServiceHealth;
