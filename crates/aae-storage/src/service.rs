@@ -193,6 +193,24 @@ impl StorageService {
         self.buckets.values()
     }
 
+    /// The logical bucket and relative key of a physical bucket name and full key, as found in
+    /// local signed URLs. The longest matching prefix wins.
+    pub fn resolve(&self, bucket: &str, full_key: &str) -> Option<(BucketPurpose, String)> {
+        self.buckets
+            .values()
+            .filter(|l| l.name == bucket)
+            .filter_map(|l| {
+                if l.prefix.is_empty() {
+                    Some((l.prefix.len(), l.purpose, full_key.to_owned()))
+                } else {
+                    let rest = full_key.strip_prefix(l.prefix.as_str())?.strip_prefix('/')?;
+                    Some((l.prefix.len(), l.purpose, rest.to_owned()))
+                }
+            })
+            .max_by_key(|(len, _, _)| *len)
+            .map(|(_, purpose, key)| (purpose, key))
+    }
+
     /// The full key inside the physical bucket.
     pub(crate) fn full_key(&self, purpose: BucketPurpose, key: &str) -> Result<String, StorageError> {
         validate_key(key)?;

@@ -44,8 +44,12 @@ pub async fn moto() -> anyhow::Result<Moto> {
     if moto.answers().await {
         return Ok(moto);
     }
-    let url = url_host_port(&moto.endpoint)
-        .with_context(|| format!("{MOTO_ENDPOINT_ENV}={} is not an http://host:port url", moto.endpoint))?;
+    let url = url_host_port(&moto.endpoint).with_context(|| {
+        format!(
+            "{MOTO_ENDPOINT_ENV}={} is not an http://host:port url",
+            moto.endpoint
+        )
+    })?;
     anyhow::ensure!(
         matches!(url.0.as_str(), "127.0.0.1" | "localhost" | "[::1]"),
         "moto does not answer at {} and it is not on this machine",
@@ -66,7 +70,11 @@ pub async fn moto() -> anyhow::Result<Moto> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!("moto does not answer at {} after running {}", moto.endpoint, script_path().display())
+    anyhow::bail!(
+        "moto does not answer at {} after running {}",
+        moto.endpoint,
+        script_path().display()
+    )
 }
 
 impl Moto {
@@ -100,7 +108,12 @@ impl Moto {
     /// Creates `bucket` on moto (an anonymous `PUT /bucket`; moto checks no signature).
     pub async fn create_bucket(&self, bucket: &str) -> anyhow::Result<()> {
         let url = format!("{}/{bucket}", self.endpoint);
-        let response = self.http.put(&url).send().await.with_context(|| format!("PUT {url}"))?;
+        let response = self
+            .http
+            .put(&url)
+            .send()
+            .await
+            .with_context(|| format!("PUT {url}"))?;
         let status = response.status();
         anyhow::ensure!(status.is_success(), "PUT {url} answered {status}");
         Ok(())
@@ -108,7 +121,12 @@ impl Moto {
 
     async fn answers(&self) -> bool {
         let url = format!("{}/moto-api/data.json", self.endpoint);
-        let probe = self.http.get(url).timeout(Duration::from_secs(2)).send().await;
+        let probe = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
         matches!(probe, Ok(r) if r.status().is_success())
     }
 }
@@ -117,7 +135,11 @@ impl Moto {
 pub fn unique_bucket(prefix: &str) -> String {
     let mut base = String::with_capacity(prefix.len());
     for c in prefix.chars().map(|c| c.to_ascii_lowercase()) {
-        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            c
+        } else {
+            '-'
+        };
         // No leading '-' and no runs of '-' (which also rules out the reserved "xn--" prefix).
         if c != '-' || !(base.is_empty() || base.ends_with('-')) {
             base.push(c);
@@ -177,12 +199,23 @@ mod tests {
 
     #[test]
     fn unique_bucket_names_are_valid_and_distinct() {
-        for prefix in ["", "My_Test.Bucket", "---x", "xn--abc", &"a".repeat(100), "ok-"] {
+        for prefix in [
+            "",
+            "My_Test.Bucket",
+            "---x",
+            "xn--abc",
+            &"a".repeat(100),
+            "ok-",
+        ] {
             let a = unique_bucket(prefix);
             let b = unique_bucket(prefix);
             assert_ne!(a, b);
             assert!((3..=63).contains(&a.len()), "{a}");
-            assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{a}");
+            assert!(
+                a.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{a}"
+            );
             assert!(a.starts_with(|c: char| c.is_ascii_alphanumeric()), "{a}");
             assert!(!a.starts_with("xn--") && !a.contains("--"), "{a}");
         }
@@ -191,9 +224,18 @@ mod tests {
 
     #[test]
     fn host_port_of_endpoint() {
-        assert_eq!(url_host_port("http://127.0.0.1:5000"), Some(("127.0.0.1".into(), 5000)));
-        assert_eq!(url_host_port("http://localhost/x"), Some(("localhost".into(), 80)));
-        assert_eq!(url_host_port("http://[::1]:5001"), Some(("[::1]".into(), 5001)));
+        assert_eq!(
+            url_host_port("http://127.0.0.1:5000"),
+            Some(("127.0.0.1".into(), 5000))
+        );
+        assert_eq!(
+            url_host_port("http://localhost/x"),
+            Some(("localhost".into(), 80))
+        );
+        assert_eq!(
+            url_host_port("http://[::1]:5001"),
+            Some(("[::1]".into(), 5001))
+        );
         assert_eq!(url_host_port("https://x:1"), None);
     }
 }

@@ -29,7 +29,10 @@ pub struct S3sFs {
 
 impl std::fmt::Debug for S3sFs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3sFs").field("addr", &self.addr).field("root", &self.root.path()).finish()
+        f.debug_struct("S3sFs")
+            .field("addr", &self.addr)
+            .field("root", &self.root.path())
+            .finish()
     }
 }
 
@@ -49,7 +52,9 @@ pub async fn start_s3s_fs() -> anyhow::Result<S3sFs> {
         builder.build()
     };
 
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.context("bind s3s-fs listener")?;
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .context("bind s3s-fs listener")?;
     let addr = listener.local_addr().context("s3s-fs listener address")?;
 
     let task = tokio::spawn(async move {
@@ -70,7 +75,9 @@ pub async fn start_s3s_fs() -> anyhow::Result<S3sFs> {
             if let Err(error) = socket.set_nodelay(true) {
                 tracing::warn!(%error, "s3s-fs set_nodelay failed");
             }
-            let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+            let conn = http
+                .serve_connection(TokioIo::new(socket), service.clone())
+                .into_owned();
             connections.spawn(async move {
                 if let Err(error) = conn.await {
                     tracing::debug!(%error, "s3s-fs connection ended with an error");
@@ -117,7 +124,8 @@ impl S3sFs {
             "invalid bucket name {name:?}"
         );
         let dir = self.root.path().join(name);
-        std::fs::create_dir_all(&dir).with_context(|| format!("create bucket directory {}", dir.display()))
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("create bucket directory {}", dir.display()))
     }
 }
 

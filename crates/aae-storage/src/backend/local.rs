@@ -97,6 +97,10 @@ impl Backend for LocalBackend {
         format!("file://{}/{}", self.objects.join(bucket).display(), super::encode_key(key))
     }
 
+    fn local_signer(&self) -> Option<&LocalUrlSigner> {
+        Some(&self.signer)
+    }
+
     async fn bucket_exists(&self, bucket: &str) -> Result<bool, StorageError> {
         Ok(self.objects.join(bucket).is_dir())
     }

@@ -66,6 +66,10 @@ impl Backend for MemoryBackend {
         format!("memory://{bucket}/{}", super::encode_key(key))
     }
 
+    fn local_signer(&self) -> Option<&LocalUrlSigner> {
+        Some(&self.signer)
+    }
+
     async fn bucket_exists(&self, _bucket: &str) -> Result<bool, StorageError> {
         Ok(true)
     }

@@ -83,6 +83,11 @@ pub trait Backend: Send + Sync + Debug {
     /// Creates the bucket; succeeds when it already exists and is ours.
     async fn create_bucket(&self, bucket: &str) -> Result<(), StorageError>;
 
+    /// The HMAC signer when this backend's presigned URLs are served by `aae serve`.
+    fn local_signer(&self) -> Option<&crate::presign::LocalUrlSigner> {
+        None
+    }
+
     /// Whether objects written to `bucket` get version ids.
     async fn versioning_enabled(&self, _bucket: &str) -> Result<bool, StorageError> {
         Ok(false)

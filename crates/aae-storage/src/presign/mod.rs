@@ -145,12 +145,13 @@ pub(crate) fn uri_encoded(s: &str) -> String {
 /// Writes `bytes` as lowercase hex into `out`, which must be twice as long as `bytes`.
 pub(crate) fn hex_lower_into<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a str {
     const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
-    for (i, &b) in bytes.iter().enumerate() {
-        out[2 * i] = HEX_LOWER[usize::from(b >> 4)];
-        out[2 * i + 1] = HEX_LOWER[usize::from(b & 0x0f)];
+    let out = &mut out[..2 * bytes.len()];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX_LOWER[usize::from(b >> 4)];
+        pair[1] = HEX_LOWER[usize::from(b & 0x0f)];
     }
     // Only ASCII hex digits were written.
-    std::str::from_utf8(&out[..2 * bytes.len()]).unwrap_or_default()
+    std::str::from_utf8(out).unwrap_or_default()
 }
 
 /// Signed headers plus `host` (its value comes from the URL), sorted by name: the canonical

@@ -76,7 +76,11 @@ impl FaultControl {
         if n == 0 {
             return;
         }
-        self.state().failures.push_back(Failure { status, code: s3_error_code.to_owned(), remaining: n });
+        self.state().failures.push_back(Failure {
+            status,
+            code: s3_error_code.to_owned(),
+            remaining: n,
+        });
     }
 
     /// The next `n` requests get no answer: their TCP connection is reset (RST) as soon as the
@@ -91,8 +95,8 @@ impl FaultControl {
         self.state().latency = latency;
     }
 
-    /// While on, connections are accepted and requests read but never answered; requests held when
-    /// it is turned off again go on (are forwarded) as usual.
+    /// While on, connections are accepted and requests read but never answered; requests still held
+    /// when it is turned off again go on as usual (unless their client has hung up meanwhile).
     pub fn blackhole(&self, on: bool) {
         self.shared.blackhole.send_replace(on);
     }
@@ -157,7 +161,10 @@ impl FaultControl {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -180,10 +187,16 @@ mod tests {
             .collect();
         assert_eq!(
             codes,
-            [(503, "SlowDown".to_owned()), (503, "SlowDown".to_owned()), (500, "InternalError".to_owned())]
+            [
+                (503, "SlowDown".to_owned()),
+                (503, "SlowDown".to_owned()),
+                (500, "InternalError".to_owned())
+            ]
         );
         control.set_latency(Duration::from_millis(5));
-        assert!(matches!(control.next_action(), Action::Forward { latency } if latency == Duration::from_millis(5)));
+        assert!(
+            matches!(control.next_action(), Action::Forward { latency } if latency == Duration::from_millis(5))
+        );
         control.clear();
         assert!(matches!(control.next_action(), Action::Forward { latency } if latency.is_zero()));
     }

@@ -19,7 +19,10 @@ pub(crate) struct ResetOnDrop {
 
 impl ResetOnDrop {
     pub(crate) fn new(inner: TcpStream) -> Self {
-        Self { inner, reset: Arc::new(AtomicBool::new(false)) }
+        Self {
+            inner,
+            reset: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// Set it to `true` to make the close a reset.
@@ -30,22 +33,30 @@ impl ResetOnDrop {
 
 impl Drop for ResetOnDrop {
     fn drop(&mut self) {
-        if self.reset.load(Ordering::SeqCst) {
-            if let Err(error) = self.inner.set_zero_linger() {
-                tracing::warn!(%error, "fault proxy could not arm the connection reset");
-            }
+        if self.reset.load(Ordering::SeqCst)
+            && let Err(error) = self.inner.set_zero_linger()
+        {
+            tracing::warn!(%error, "fault proxy could not arm the connection reset");
         }
     }
 }
 
 impl AsyncRead for ResetOnDrop {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ResetOnDrop {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 

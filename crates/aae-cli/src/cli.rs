@@ -1,0 +1,156 @@
+//! Command-line syntax.
+
+use std::path::PathBuf;
+
+use aae_config::ConfigSources;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// AAE, the Automated Ad Engine.
+#[derive(Debug, Parser)]
+#[command(name = "aae", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts; they override `aae.toml` and `AAE__…` variables.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (default: $AAE_CONFIG, else ./aae.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory for local objects, the SQLite file and model weights.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// development | staging | production.
+    #[arg(long, global = true, value_name = "ENV")]
+    pub environment: Option<String>,
+    /// Set any configuration key, e.g. --set storage.backend=s3 (repeatable).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub overrides: Vec<(String, String)>,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s.split_once('=').ok_or_else(|| format!("`{s}` must look like key=value, e.g. storage.backend=s3"))?;
+    if key.trim().is_empty() {
+        return Err(format!("`{s}` has an empty key"));
+    }
+    Ok((key.trim().to_owned(), value.to_owned()))
+}
+
+impl GlobalArgs {
+    /// The configuration sources these flags describe.
+    pub fn sources(&self, command: &Command) -> ConfigSources {
+        let mut sources = ConfigSources { config_file: self.config.clone(), ..Default::default() };
+        if let Some(dir) = &self.data_dir {
+            sources = sources.set("data_dir", dir.to_string_lossy());
+        }
+        if let Some(env) = &self.environment {
+            sources = sources.set("environment", env.clone());
+        }
+        if let Command::Serve(serve) = command {
+            if let Some(host) = &serve.host {
+                sources = sources.set("server.host", host.clone());
+            }
+            if let Some(port) = serve.port {
+                sources = sources.set("server.port", port.to_string());
+            }
+        }
+        for (key, value) in &self.overrides {
+            sources = sources.set(key, value.clone());
+        }
+        sources
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the HTTP server.
+    Serve(ServeArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Work with object storage.
+    #[command(subcommand)]
+    Storage(StorageCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to bind (server.host).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to bind (server.port).
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration, print it with secrets redacted, and probe every configured
+    /// service. Exit code 0 only when all are healthy.
+    Check {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MethodArg {
+    Get,
+    Put,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Upload a file.
+    Put {
+        /// Logical bucket: creatives, landing_pages, exports, uploads, videos, code, thumbnails,
+        /// temp, campaign_outputs, documents.
+        bucket: String,
+        key: String,
+        file: PathBuf,
+        #[arg(long)]
+        content_type: Option<String>,
+        /// Metadata, e.g. --meta user_id=u1 (repeatable).
+        #[arg(long = "meta", value_parser = parse_key_value)]
+        meta: Vec<(String, String)>,
+    },
+    /// Download an object to stdout or a file.
+    Get {
+        bucket: String,
+        key: String,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// List objects.
+    Ls {
+        bucket: String,
+        #[arg(default_value = "")]
+        prefix: String,
+        #[arg(long, default_value_t = 1000)]
+        max: usize,
+        /// JSON array of {key, size, last_modified, etag}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an object.
+    Rm { bucket: String, key: String },
+    /// Print a presigned URL.
+    Presign {
+        bucket: String,
+        key: String,
+        #[arg(long, value_enum)]
+        method: MethodArg,
+        /// Seconds, 1 to 604800.
+        #[arg(long, default_value_t = 3600)]
+        expires: u64,
+        #[arg(long)]
+        content_type: Option<String>,
+    },
+    /// Print the CDN (or direct) URL of an object.
+    CdnUrl { bucket: String, key: String },
+}

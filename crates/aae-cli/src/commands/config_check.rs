@@ -1,0 +1,39 @@
+//! `aae config check`: validated configuration (secrets redacted) and one health line per
+//! configured service.
+
+use std::process::ExitCode;
+
+use aae_config::Config;
+use aae_storage::StorageService;
+use aae_types::ServiceHealth;
+
+pub async fn run(config: Config, json: bool) -> anyhow::Result<ExitCode> {
+    let health: Vec<ServiceHealth> = match StorageService::from_config(&config).await {
+        Ok(storage) => storage.health().await,
+        Err(error) => vec![ServiceHealth {
+            service: "storage".into(),
+            healthy: false,
+            detail: error.to_string(),
+            latency_ms: 0,
+            last_check: chrono_now(),
+        }],
+    };
+    let healthy = health.iter().all(|h| h.healthy);
+    if json {
+        let body = serde_json::json!({ "config": config.to_redacted_json(), "services": health, "healthy": healthy });
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        println!("# effective configuration (secrets redacted)\n{}", config.to_redacted_toml());
+        println!("# services");
+        for line in &health {
+            let mark = if line.healthy { "ok  " } else { "FAIL" };
+            println!("{mark} {:<18} {:>5} ms  {}", line.service, line.latency_ms, line.detail);
+        }
+    }
+    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn chrono_now() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    format!("{now}")
+}

@@ -1,0 +1,31 @@
+//! Command implementations.
+
+mod config_check;
+mod serve;
+mod storage;
+
+use std::process::ExitCode;
+
+use aae_config::{Config, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Command, ConfigCommand};
+
+/// Logs go to stderr so stdout carries only command output.
+pub fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Runs one command.
+pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(_) => serve::run(config).await,
+        Command::Config(ConfigCommand::Check { json }) => config_check::run(config, json).await,
+        Command::Storage(command) => storage::run(command, config).await,
+    }
+}

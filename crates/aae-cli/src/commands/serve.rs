@@ -1,0 +1,19 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use aae_config::Config;
+use aae_server::AppState;
+use aae_storage::StorageService;
+use anyhow::Context;
+
+pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
+    let storage = StorageService::from_config(&config).await?;
+    storage.ensure_buckets().await?;
+    let address = format!("{}:{}", config.server.host, config.server.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}; set AAE__SERVER__PORT or --port to a free port"))?;
+    let state = AppState::new(Arc::new(config), Arc::new(storage));
+    aae_server::serve(state, listener).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,1 +1,0 @@
-//! Migration (in progress)

@@ -1,0 +1,6 @@
+//! The storage crate's integration tests: one binary, one module per area.
+
+mod conformance;
+mod properties;
+mod resilience;
+mod support;
