@@ -60,7 +60,7 @@ apt_install() {
 
 # ---------------------------------------------------------------- moto (python venv)
 
-moto_answers() { curl -sf -o /dev/null --max-time 2 "$MOTO_URL/moto-api/data.json"; }
+moto_answers() { curl -sf -o /dev/null --max-time 2 "$MOTO_URL/moto-api/"; }
 
 venv_ready() {
   [ -x "$VENV/bin/python" ] && [ -x "$VENV/bin/moto_server" ] &&

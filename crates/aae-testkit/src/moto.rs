@@ -120,7 +120,7 @@ impl Moto {
     }
 
     async fn answers(&self) -> bool {
-        let url = format!("{}/moto-api/data.json", self.endpoint);
+        let url = format!("{}/moto-api/", self.endpoint);
         let probe = self
             .http
             .get(url)

@@ -1,6 +1,7 @@
 //! One object: decide whether it must be copied, copy it (server-side, in one request, or as a
 //! streaming multipart upload), and verify the copy.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use tokio_util::io::StreamReader;
 
 use super::checksum::{ContentSums, ETagSum, HashingStream, candidate_part_sizes, hash_object, hex16};
 use super::location::{Endpoint, Endpoints, Listed};
-use super::{MigrateFailure, MigrateOptions, ProgressFn, Tally, content_type};
+use super::{MigrateFailure, MigrateOptions, Tally, content_type};
 use crate::backend::S3Backend;
 use crate::error::{StorageError, StorageErrorKind};
 use crate::transfer::{Progress, multipart_upload};
@@ -37,35 +38,25 @@ pub(crate) enum Outcome {
     Failed(MigrateFailure),
 }
 
-/// The per-object worker, shared by all concurrent copies.
-pub(crate) struct Copier<'a> {
-    source: &'a Endpoint,
-    destination: &'a Endpoint,
-    server_side: Option<&'a S3Backend>,
-    options: &'a MigrateOptions,
-    tally: &'a Tally,
-    progress: ProgressFn<'a>,
+/// The per-object worker, shared by the copy tasks.
+pub(crate) struct Copier {
+    endpoints: Endpoints,
+    options: MigrateOptions,
+    pub(crate) tally: Tally,
     multipart_slots: Semaphore,
 }
 
-impl<'a> Copier<'a> {
-    pub(crate) fn new(endpoints: &'a Endpoints, options: &'a MigrateOptions, tally: &'a Tally, progress: ProgressFn<'a>) -> Self {
-        Self {
-            source: &endpoints.source,
-            destination: &endpoints.destination,
-            server_side: endpoints.server_side.as_deref(),
-            options,
-            tally,
-            progress,
-            multipart_slots: Semaphore::new(MAX_MULTIPART_UPLOADS.min(options.concurrency).max(1)),
-        }
+impl Copier {
+    pub(crate) fn new(endpoints: Endpoints, options: MigrateOptions, tally: Tally) -> Self {
+        let multipart_slots = Semaphore::new(MAX_MULTIPART_UPLOADS.min(options.concurrency).max(1));
+        Self { endpoints, options, tally, multipart_slots }
     }
 
     /// Skips, copies (retrying once) or fails `object`; `existing` is the destination's object of
-    /// the same key, if any.
-    pub(crate) async fn process(&self, object: Listed, existing: Option<&Listed>) -> Outcome {
+    /// the same key, if any. Progress goes to the tally.
+    pub(crate) async fn process(self: Arc<Self>, object: Listed, existing: Option<Listed>) -> Outcome {
         let reported = AtomicU64::new(0);
-        let outcome = self.run(&object, existing, &reported).await;
+        let outcome = self.run(&object, existing.as_ref(), &reported).await;
         self.tally.in_flight_bytes.fetch_sub(reported.load(Ordering::Relaxed), Ordering::Relaxed);
         self.tally.finished_bytes.fetch_add(object.size, Ordering::Relaxed);
         outcome
@@ -102,17 +93,17 @@ impl<'a> Copier<'a> {
     /// else by reading the side whose ETag says least (checked against the other's ETag), and the
     /// other side too when its ETag cannot be checked.
     async fn identical(&self, src: &Listed, dst: &Listed) -> Result<bool, StorageError> {
-        let s = ETagSum::parse(src.etag.as_deref(), self.source.md5_etags);
-        let d = ETagSum::parse(dst.etag.as_deref(), self.destination.md5_etags);
+        let s = ETagSum::parse(src.etag.as_deref(), self.endpoints.source.md5_etags);
+        let d = ETagSum::parse(dst.etag.as_deref(), self.endpoints.destination.md5_etags);
         match (s, d) {
             (ETagSum::Md5(a), ETagSum::Md5(b)) => return Ok(a == b),
             (ETagSum::Composite(..), ETagSum::Composite(..)) if s == d => return Ok(true),
             _ => {}
         }
         let ((read, read_path), (other, other_path, other_sum)) = if rank(&s) < rank(&d) {
-            ((self.source, &src.path), (self.destination, &dst.path, d))
+            ((&self.endpoints.source, &src.path), (&self.endpoints.destination, &dst.path, d))
         } else {
-            ((self.destination, &dst.path), (self.source, &src.path, s))
+            ((&self.endpoints.destination, &dst.path), (&self.endpoints.source, &src.path, s))
         };
         let part_sizes = candidate_part_sizes(src.size, &other_sum, self.part_size());
         let sums = hash_object(read.store.as_ref(), read_path, &part_sizes).await.map_err(|e| read.context(e, read_path))?;
@@ -130,13 +121,13 @@ impl<'a> Copier<'a> {
 
     /// Copies one object and verifies the copy; returns the bytes copied.
     async fn copy(&self, object: &Listed, reported: &AtomicU64) -> Result<u64, StorageError> {
-        let target = self.destination.path_for(&object.rel)?;
-        if let Some(s3) = self.server_side
+        let target = self.endpoints.destination.path_for(&object.rel)?;
+        if let Some(s3) = self.endpoints.server_side.as_deref()
             && object.size <= MAX_COPY_OBJECT_BYTES
         {
             return self.server_side_copy(s3, object, &target).await;
         }
-        let (src, dst) = (self.source, self.destination);
+        let (src, dst) = (&self.endpoints.source, &self.endpoints.destination);
         let large = object.size >= self.options.multipart_threshold as u64;
         // Taken before the GET so that no response waits, unread, for a slot.
         let _slot = match large {
@@ -163,7 +154,6 @@ impl<'a> Copier<'a> {
         let report = |p: Progress| {
             let before = reported.swap(p.bytes_done, Ordering::Relaxed);
             self.tally.in_flight_bytes.fetch_add(p.bytes_done.saturating_sub(before), Ordering::Relaxed);
-            (self.progress)(self.tally.snapshot());
         };
         let opts = PutMultipartOptions { attributes, ..PutMultipartOptions::default() };
         let (put, sent) = multipart_upload(dst.store.as_ref(), &target, opts, Bytes::new(), &mut reader, part_size, PART_CONCURRENCY, Some(size), Some(&report))
@@ -181,7 +171,7 @@ impl<'a> Copier<'a> {
     /// Copies inside one S3 endpoint, then checks the copy's ETag against the source's; when
     /// they cannot be compared (a multipart source becomes one part) the copy is read back.
     async fn server_side_copy(&self, s3: &S3Backend, object: &Listed, target: &Path) -> Result<u64, StorageError> {
-        let (src, dst) = (self.source, self.destination);
+        let (src, dst) = (&self.endpoints.source, &self.endpoints.destination);
         let etag = s3.copy_object(&src.bucket, object.path.as_ref(), &dst.bucket, target.as_ref()).await?;
         let s = ETagSum::parse(object.etag.as_deref(), src.md5_etags);
         let d = ETagSum::parse(etag.as_deref(), dst.md5_etags);
@@ -206,7 +196,7 @@ impl<'a> Copier<'a> {
     /// Checks the copy at `target` against `sums` of what was read from the source: by its ETag
     /// when that is a content hash and agrees, else by reading it back.
     async fn verify(&self, target: &Path, etag: Option<&str>, sums: &ContentSums) -> Result<(), StorageError> {
-        let dst = self.destination;
+        let dst = &self.endpoints.destination;
         if sums.matches(&ETagSum::parse(etag, dst.md5_etags)) {
             return Ok(());
         }
@@ -217,11 +207,11 @@ impl<'a> Copier<'a> {
     /// The source's content type and metadata, with a content type guessed from the extension
     /// for plain files; nothing when the destination cannot keep attributes.
     fn attributes_for(&self, rel: &str, source: &Attributes) -> Attributes {
-        if !self.destination.keeps_attributes {
+        if !self.endpoints.destination.keeps_attributes {
             return Attributes::new();
         }
         let mut attributes = source.clone();
-        if self.source.guess_content_type
+        if self.endpoints.source.guess_content_type
             && attributes.get(&Attribute::ContentType).is_none()
             && let Some(content_type) = content_type::guess(rel)
         {

@@ -22,11 +22,12 @@ mod copy;
 mod location;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use serde::Serialize;
+use tokio::task::JoinSet;
 
 use crate::backend::BackendOptions;
 use crate::error::{StorageError, StorageErrorKind};
@@ -43,6 +44,8 @@ pub const DEFAULT_MULTIPART_THRESHOLD: usize = 25 << 20;
 const MIN_PART_SIZE: usize = 5 << 20;
 /// S3's largest part size.
 const MAX_PART_SIZE: usize = 5 << 30;
+/// How often progress is reported while objects are in flight (besides after each object).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What to migrate and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,8 +157,8 @@ pub struct MigrateFailure {
     pub error: String,
 }
 
-/// Progress, reported once listing is done, after each object, and after each part of a
-/// multipart copy.
+/// Progress, reported once listing is done, after each object, and every 100 ms while objects
+/// are in flight (so large copies move the bar). The callback runs on the task that awaits [`migrate`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MigrateProgress {
     /// Objects finished (copied, skipped or failed).
@@ -217,7 +220,7 @@ pub async fn migrate(
     options.validate()?;
     let endpoints = location::open(options, base).await?;
     let (sources, existing) = futures::try_join!(endpoints.source.list(), endpoints.destination.list())?;
-    let existing: HashMap<String, location::Listed> = existing.into_iter().map(|l| (l.rel.clone(), l)).collect();
+    let mut existing: HashMap<String, location::Listed> = existing.into_iter().map(|l| (l.rel.clone(), l)).collect();
     let tally = Tally {
         objects_total: sources.len() as u64,
         bytes_total: sources.iter().map(|s| s.size).sum(),
@@ -235,15 +238,42 @@ pub async fn migrate(
     );
     progress(tally.snapshot());
 
-    let copier = Copier::new(&endpoints, options, &tally, progress);
+    let copier = Arc::new(Copier::new(endpoints, options.clone(), tally));
     let mut summary = MigrateSummary { dry_run: options.dry_run, ..MigrateSummary::default() };
-    let mut outcomes = futures::stream::iter(sources)
-        .map(|object| {
-            let at_destination = existing.get(&object.rel);
-            copier.process(object, at_destination)
-        })
-        .buffer_unordered(options.concurrency);
-    while let Some(outcome) = outcomes.next().await {
+    // One task per object (so hashing and signing use every core), `concurrency` at a time.
+    let mut pending = sources.into_iter();
+    let mut running = JoinSet::new();
+    let mut keys = HashMap::new();
+    let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        while running.len() < options.concurrency
+            && let Some(object) = pending.next()
+        {
+            let at_destination = existing.remove(&object.rel);
+            let key = object.path.to_string();
+            let task = running.spawn(Arc::clone(&copier).process(object, at_destination));
+            keys.insert(task.id(), key);
+        }
+        let joined = tokio::select! {
+            joined = running.join_next_with_id() => joined,
+            _ = tick.tick() => {
+                progress(copier.tally.snapshot());
+                continue;
+            }
+        };
+        let outcome = match joined {
+            None => break,
+            Some(Ok((id, outcome))) => {
+                keys.remove(&id);
+                outcome
+            }
+            Some(Err(error)) => {
+                let key = keys.remove(&error.id()).unwrap_or_default();
+                Outcome::Failed(MigrateFailure { key, error: format!("copy task failed: {error}") })
+            }
+        };
+        let tally = &copier.tally;
         let counter = match outcome {
             Outcome::Copied(bytes) => {
                 summary.copied += 1;

@@ -30,6 +30,7 @@ conformance!(
     missing_objects_name_bucket_and_key,
     bucket_prefix_overrides_stay_invisible,
     bad_expiry_is_a_clear_error,
+    missing_bucket_is_reported_as_such,
 );
 
 fn options(content_type: &str, user: &str) -> UploadOptions {
@@ -268,5 +269,35 @@ async fn bad_expiry_is_a_clear_error(kind: Kind) -> anyhow::Result<()> {
         assert!(err.to_string().contains("604800"), "{err}");
     }
     assert!(f.storage.presigned_download_url(BucketPurpose::Temp, "k", Duration::from_secs(604_800)).await.is_ok());
+    Ok(())
+}
+
+async fn missing_bucket_is_reported_as_such(kind: Kind) -> anyhow::Result<()> {
+    if kind != Kind::Moto {
+        // Local and memory create bucket folders on first use; s3s-fs creates the bucket
+        // directory on PutObject.
+        return Ok(());
+    }
+    let f = fixture_with(kind, |c| {
+        c.storage.buckets.exports = Some(aae_testkit::unique_bucket("never-created"));
+    })
+    .await?;
+    let f_no_create = {
+        let mut config = f.config.clone();
+        config.storage.create_buckets = false;
+        crate::support::service_for(&config).await?
+    };
+    let missing = aae_testkit::unique_bucket("missing");
+    let mut config = f.config.clone();
+    config.storage.create_buckets = false;
+    config.storage.buckets.exports = Some(missing.clone());
+    let storage = crate::support::service_for(&config).await?;
+    let err = storage.upload_bytes(BucketPurpose::Exports, "a.txt", Bytes::from_static(b"x"), &UploadOptions::default()).await.expect_err("no bucket");
+    assert_eq!(err.kind, StorageErrorKind::NoSuchBucket, "{err}");
+    assert!(err.to_string().contains(&missing) && err.to_string().contains("AAE__STORAGE__CREATE_BUCKETS"), "{err}");
+    let health = storage.health().await;
+    assert!(!health[0].healthy && health[0].detail.contains(&missing), "{health:?}");
+    let health = f_no_create.health().await;
+    assert!(health[0].healthy, "{health:?}");
     Ok(())
 }

@@ -108,6 +108,8 @@ pub async fn fixture_with(kind: Kind, tweak: impl FnOnce(&mut Config)) -> anyhow
     options.aws_credentials = credentials;
     options.aws_region = Some("us-east-1".into());
     let storage = Arc::new(StorageService::from_config_with(&config, options).await?);
+    // As `aae serve` does at start-up.
+    storage.ensure_buckets().await?;
     let server = listener.map(|listener| {
         let state = AppState::new(Arc::new(config.clone()), Arc::clone(&storage));
         tokio::spawn(async move {
@@ -154,4 +156,18 @@ pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
             (state >> 33) as u8
         })
         .collect()
+}
+
+/// A service for `config` against the same servers (S3 backends use the test credentials).
+pub async fn service_for(config: &Config) -> anyhow::Result<StorageService> {
+    let mut options = BackendOptions::from_config(config, SECRET.to_vec());
+    options.aws_region = Some("us-east-1".into());
+    if config.storage.backend == StorageBackendKind::S3 {
+        options.aws_credentials = Some(StaticAwsCredentials {
+            access_key_id: aae_testkit::ACCESS_KEY.to_owned(),
+            secret_access_key: aae_testkit::SECRET_KEY.to_owned(),
+            session_token: None,
+        });
+    }
+    Ok(StorageService::from_config_with(config, options).await?)
 }
