@@ -140,6 +140,9 @@ impl StorageError {
         };
         let message = match kind {
             StorageErrorKind::NotFound => String::new(),
+            StorageErrorKind::Conflict if chain_text(&error).to_ascii_lowercase().contains("directory") => {
+                "on the local backend a key cannot also be the folder of another key (like `a` and `a/b`); rename one of them".to_owned()
+            }
             StorageErrorKind::NoSuchBucket => {
                 "create it, or set AAE__STORAGE__CREATE_BUCKETS=true to create buckets automatically".to_owned()
             }
@@ -176,6 +179,9 @@ fn classify_text(text: &str) -> StorageErrorKind {
         || lower.contains("credential")
     {
         return StorageErrorKind::AccessDenied;
+    }
+    if lower.contains("not a directory") || lower.contains("is a directory") {
+        return StorageErrorKind::Conflict;
     }
     if let Some(status) = status_in(text)
         && (status >= 500 || status == 429)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs AAE's storage benchmarks side by side with their peers and writes bench/results/latest.json:
+#   1. presign.sh   presigned URLs/s on one core       vs boto3 generate_presigned_url   (≥ 50x)
+#   2. transfer.sh  256 MiB upload/download, s3s-fs    vs aws s3 cp (awscli)             (≥ 1.0x)
+#   3. migrate.sh   10,000 x 4 KiB + 4 x 64 MiB copy   vs rclone copy, equal concurrency (≥ 1.5x)
+# Peak RSS of every client process is recorded for 2 and 3. Prints a markdown table at the end.
+#
+#   bash bench/run.sh                 all of them
+#   bash bench/run.sh presign transfer    only those
+# Installs what it needs idempotently into ~/.cache/aae-tools (awscli/boto3/moto venv, s3s-fs via
+# cargo install, rclone via apt-get), builds aae in release, starts its own servers on free ports
+# and stops them on exit. Common env: BENCH_RUNS (3); see each script for the rest.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+benches=("$@")
+if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate); fi
+
+ensure_venv
+ensure_s3s_fs
+ensure_rclone
+build_aae
+export BENCH_SETUP=0
+
+for bench in "${benches[@]}"; do
+  case "$bench" in
+    presign | transfer | migrate) ;;
+    *) die "unknown benchmark '$bench' (presign, transfer, migrate)" ;;
+  esac
+  log "=== $bench"
+  bash "$BENCH_DIR/$bench.sh"
+done
+
+python3 "$BENCH_DIR/report.py" "$RESULTS_DIR"
