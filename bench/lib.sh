@@ -69,7 +69,7 @@ ensure_rclone() {
 
 build_aae() {
   log "building aae (release) and the presign example"
-  (cd "$REPO_DIR" && cargo build --release --locked -p aae-cli -p aae-storage --example presign_bench >&2)
+  (cd "$REPO_DIR" && cargo build --release -p aae-cli -p aae-storage --bin aae --example presign_bench >&2)
 }
 
 # ------------------------------------------------------------------ servers and cleanup

@@ -20,17 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
         session_token: None,
     };
-    let presigner = SigV4Presigner::new(
-        "http://127.0.0.1:5000",
-        "us-east-1",
-        "s3",
-        true,
-        credentials,
-    )?;
+    let presigner = SigV4Presigner::new("http://127.0.0.1:5000", "us-east-1", "s3", true, credentials)?;
     // A ring of distinct, realistic keys so neither side benefits from a single hot key.
-    let keys: Vec<String> = (0..1024)
-        .map(|i| format!("uploads/user-{i}/2024/03/photo {i}.png"))
-        .collect();
+    let keys: Vec<String> = (0..1024).map(|i| format!("uploads/user-{i}/2024/03/photo {i}.png")).collect();
     let content_type = [("content-type", "image/png")];
 
     let mut rates = Vec::with_capacity(2);
@@ -47,9 +39,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         black_box(bytes);
         rates.push(n as f64 / started.elapsed().as_secs_f64());
     }
-    println!(
-        "{{\"get_per_sec\":{:.0},\"put_per_sec\":{:.0}}}",
-        rates[0], rates[1]
-    );
+    println!("{{\"get_per_sec\":{:.0},\"put_per_sec\":{:.0}}}", rates[0], rates[1]);
     Ok(())
 }

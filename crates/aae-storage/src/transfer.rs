@@ -124,10 +124,10 @@ impl StorageService {
             .call(upload_future)
             .await
             .map_err(|e| e.with_bucket(&bucket).with_key(key))?;
-        if let Some(secondary) = &self.secondary {
-            if let Err(error) = self.replicate(secondary, &bucket, &path, attributes).await {
-                tracing::warn!(%error, bucket = %bucket, key, "dual-write to the secondary store failed");
-            }
+        if let Some(secondary) = &self.secondary
+            && let Err(error) = self.replicate(secondary, &bucket, &path, attributes).await
+        {
+            tracing::warn!(%error, bucket = %bucket, key, "dual-write to the secondary store failed");
         }
         Ok(UploadResult { url: self.cdn_url(purpose, key)?, bucket, key: key.to_owned(), etag: result.e_tag, version_id: result.version, size })
     }

@@ -1,3 +1,4 @@
+#![allow(clippy::result_large_err)] // figment::Jail closures return figment::Error
 use aae_types::{BucketPurpose, Environment};
 use figment::Jail;
 
@@ -162,4 +163,13 @@ fn secrets_are_redacted_when_printed() {
         assert!(!format!("{config:?}").contains("super-secret-value"));
         Ok(())
     });
+}
+
+#[test]
+fn example_file_lists_the_defaults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../aae.example.toml");
+    let example = Config::load(&ConfigSources { config_file: Some(path), ignore_env: true, ..Default::default() })
+        .expect("aae.example.toml loads");
+    let defaults = Config::load(&ConfigSources { ignore_env: true, ..Default::default() }).expect("defaults");
+    assert_eq!(example.to_redacted_toml(), defaults.to_redacted_toml());
 }

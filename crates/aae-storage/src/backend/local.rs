@@ -101,8 +101,10 @@ impl Backend for LocalBackend {
         Some(&self.signer)
     }
 
+    /// Local buckets are folders created on first use, so a bucket "exists" when its folder
+    /// exists or can be created; an unwritable data directory is an error.
     async fn bucket_exists(&self, bucket: &str) -> Result<bool, StorageError> {
-        Ok(self.objects.join(bucket).is_dir())
+        self.store(bucket).map(|_| true)
     }
 
     async fn create_bucket(&self, bucket: &str) -> Result<(), StorageError> {

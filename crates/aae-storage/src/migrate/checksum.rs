@@ -68,10 +68,7 @@ impl ContentSums {
     pub(crate) fn matches(&self, etag: &ETagSum) -> bool {
         match etag {
             ETagSum::Md5(md5) => *md5 == self.md5,
-            ETagSum::Composite(digest, parts) => self
-                .composites
-                .iter()
-                .any(|(_, d, n)| d == digest && n == parts),
+            ETagSum::Composite(digest, parts) => self.composites.iter().any(|(_, d, n)| d == digest && n == parts),
             ETagSum::Opaque => false,
         }
     }
@@ -84,19 +81,10 @@ pub(crate) fn candidate_part_sizes(size: u64, etag: &ETagSum, ours: u64) -> Vec<
         return Vec::new();
     };
     let even = size.div_ceil(parts);
-    let mut sizes: Vec<u64> = [
-        ours,
-        5 * MIB,
-        8 * MIB,
-        16 * MIB,
-        64 * MIB,
-        100 * MIB,
-        even,
-        even.div_ceil(MIB) * MIB,
-    ]
-    .into_iter()
-    .filter(|&p| p > 0 && size.div_ceil(p) == parts)
-    .collect();
+    let mut sizes: Vec<u64> = [ours, 5 * MIB, 8 * MIB, 16 * MIB, 64 * MIB, 100 * MIB, even, even.div_ceil(MIB) * MIB]
+        .into_iter()
+        .filter(|&p| p > 0 && size.div_ceil(p) == parts)
+        .collect();
     sizes.sort_unstable();
     sizes.dedup();
     sizes
@@ -133,19 +121,9 @@ impl ContentHasher {
         let parts = part_sizes
             .iter()
             .filter(|&&p| p > 0)
-            .map(|&part_size| PartHasher {
-                part_size,
-                current: Md5::new(),
-                filled: 0,
-                outer: Md5::new(),
-                count: 0,
-            })
+            .map(|&part_size| PartHasher { part_size, current: Md5::new(), filled: 0, outer: Md5::new(), count: 0 })
             .collect();
-        Self {
-            whole: Md5::new(),
-            size: 0,
-            parts,
-        }
+        Self { whole: Md5::new(), size: 0, parts }
     }
 
     /// Feeds the next bytes.
@@ -176,18 +154,10 @@ impl ContentHasher {
                 if part.filled > 0 {
                     part.close();
                 }
-                (
-                    part.part_size,
-                    part.outer.finalize_reset().into(),
-                    part.count,
-                )
+                (part.part_size, part.outer.finalize_reset().into(), part.count)
             })
             .collect();
-        ContentSums {
-            size: self.size,
-            md5: self.whole.finalize().into(),
-            composites,
-        }
+        ContentSums { size: self.size, md5: self.whole.finalize().into(), composites }
     }
 }
 
@@ -197,10 +167,7 @@ pub(crate) async fn hash_object(
     path: &Path,
     part_sizes: &[u64],
 ) -> Result<ContentSums, StorageError> {
-    let got = store
-        .get_opts(path, GetOptions::default())
-        .await
-        .map_err(StorageError::from_object_store)?;
+    let got = store.get_opts(path, GetOptions::default()).await.map_err(StorageError::from_object_store)?;
     let mut hasher = ContentHasher::new(part_sizes);
     let mut stream = got.into_stream();
     while let Some(chunk) = stream.next().await {
@@ -217,14 +184,8 @@ pub(crate) struct HashingStream {
 }
 
 impl HashingStream {
-    pub(crate) fn new(
-        inner: BoxStream<'static, object_store::Result<Bytes>>,
-        part_sizes: &[u64],
-    ) -> Self {
-        Self {
-            inner,
-            hasher: ContentHasher::new(part_sizes),
-        }
+    pub(crate) fn new(inner: BoxStream<'static, object_store::Result<Bytes>>, part_sizes: &[u64]) -> Self {
+        Self { inner, hasher: ContentHasher::new(part_sizes) }
     }
 
     /// The checksums of everything that went through.
@@ -267,25 +228,12 @@ mod tests {
     fn parses_s3_etags() {
         let d = md5(b"hello");
         let hex = hex16(&d);
-        assert_eq!(
-            ETagSum::parse(Some(&format!("\"{hex}\"")), true),
-            ETagSum::Md5(d)
-        );
+        assert_eq!(ETagSum::parse(Some(&format!("\"{hex}\"")), true), ETagSum::Md5(d));
         assert_eq!(ETagSum::parse(Some(&hex), true), ETagSum::Md5(d));
-        assert_eq!(
-            ETagSum::parse(Some(&format!("\"{hex}-12\"")), true),
-            ETagSum::Composite(d, 12)
-        );
+        assert_eq!(ETagSum::parse(Some(&format!("\"{hex}-12\"")), true), ETagSum::Composite(d, 12));
         assert_eq!(ETagSum::parse(Some(&hex), false), ETagSum::Opaque);
-        for bad in [
-            "",
-            "\"\"",
-            "abc",
-            "1a2b-3c4d-5e6f",
-            &format!("{hex}-0"),
-            &format!("{hex}-x"),
-            &format!("{hex}00"),
-        ] {
+        for bad in ["", "\"\"", "abc", "1a2b-3c4d-5e6f", &format!("{hex}-0"), &format!("{hex}-x"), &format!("{hex}00")]
+        {
             assert_eq!(ETagSum::parse(Some(bad), true), ETagSum::Opaque, "{bad}");
         }
         assert_eq!(ETagSum::parse(None, true), ETagSum::Opaque);

@@ -7,10 +7,7 @@ const TABLE: &[(&str, &str)] = &[
     ("css", "text/css"),
     ("csv", "text/csv"),
     ("doc", "application/msword"),
-    (
-        "docx",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ),
+    ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
     ("gif", "image/gif"),
     ("gz", "application/gzip"),
     ("htm", "text/html"),
@@ -31,10 +28,7 @@ const TABLE: &[(&str, &str)] = &[
     ("otf", "font/otf"),
     ("pdf", "application/pdf"),
     ("png", "image/png"),
-    (
-        "pptx",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ),
+    ("pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
     ("py", "text/x-python"),
     ("rs", "text/x-rust"),
     ("svg", "image/svg+xml"),
@@ -48,10 +42,7 @@ const TABLE: &[(&str, &str)] = &[
     ("webp", "image/webp"),
     ("woff", "font/woff"),
     ("woff2", "font/woff2"),
-    (
-        "xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ),
+    ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     ("xml", "application/xml"),
     ("yaml", "application/yaml"),
     ("yml", "application/yaml"),
@@ -66,10 +57,7 @@ pub(crate) fn guess(key: &str) -> Option<&'static str> {
         return None;
     }
     let extension = extension.to_ascii_lowercase();
-    TABLE
-        .binary_search_by(|(e, _)| (*e).cmp(extension.as_str()))
-        .ok()
-        .map(|i| TABLE[i].1)
+    TABLE.binary_search_by(|(e, _)| (*e).cmp(extension.as_str())).ok().map(|i| TABLE[i].1)
 }
 
 #[cfg(test)]

@@ -7,15 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use md5::{Digest, Md5};
 use object_store::path::Path;
-use object_store::{
-    Attribute, AttributeValue, Attributes, GetOptions, PutMultipartOptions, PutOptions, PutPayload,
-};
+use object_store::{Attribute, AttributeValue, Attributes, GetOptions, PutMultipartOptions, PutOptions, PutPayload};
 use tokio::sync::Semaphore;
 use tokio_util::io::StreamReader;
 
-use super::checksum::{
-    ContentSums, ETagSum, HashingStream, candidate_part_sizes, hash_object, hex16,
-};
+use super::checksum::{ContentSums, ETagSum, HashingStream, candidate_part_sizes, hash_object, hex16};
 use super::location::{Endpoint, Endpoints, Listed};
 use super::{MigrateFailure, MigrateOptions, Tally, content_type};
 use crate::backend::S3Backend;
@@ -53,38 +49,20 @@ pub(crate) struct Copier {
 impl Copier {
     pub(crate) fn new(endpoints: Endpoints, options: MigrateOptions, tally: Tally) -> Self {
         let multipart_slots = Semaphore::new(MAX_MULTIPART_UPLOADS.min(options.concurrency).max(1));
-        Self {
-            endpoints,
-            options,
-            tally,
-            multipart_slots,
-        }
+        Self { endpoints, options, tally, multipart_slots }
     }
 
     /// Skips, copies (retrying once) or fails `object`; `existing` is the destination's object of
     /// the same key, if any. Progress goes to the tally.
-    pub(crate) async fn process(
-        self: Arc<Self>,
-        object: Listed,
-        existing: Option<Listed>,
-    ) -> Outcome {
+    pub(crate) async fn process(self: Arc<Self>, object: Listed, existing: Option<Listed>) -> Outcome {
         let reported = AtomicU64::new(0);
         let outcome = self.run(&object, existing.as_ref(), &reported).await;
-        self.tally
-            .in_flight_bytes
-            .fetch_sub(reported.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.tally
-            .finished_bytes
-            .fetch_add(object.size, Ordering::Relaxed);
+        self.tally.in_flight_bytes.fetch_sub(reported.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.tally.finished_bytes.fetch_add(object.size, Ordering::Relaxed);
         outcome
     }
 
-    async fn run(
-        &self,
-        object: &Listed,
-        existing: Option<&Listed>,
-        reported: &AtomicU64,
-    ) -> Outcome {
+    async fn run(&self, object: &Listed, existing: Option<&Listed>, reported: &AtomicU64) -> Outcome {
         if let Some(existing) = existing.filter(|e| e.size == object.size) {
             match self.identical(object, existing).await {
                 Ok(true) => return Outcome::Skipped,
@@ -103,16 +81,11 @@ impl Copier {
                 Ok(bytes) => return Outcome::Copied(bytes),
                 Err(error) if attempt < ATTEMPTS && worth_retrying(&error) => {
                     tracing::warn!(%error, key = %object.path, attempt, "copy failed, retrying");
-                    self.tally
-                        .in_flight_bytes
-                        .fetch_sub(reported.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+                    self.tally.in_flight_bytes.fetch_sub(reported.swap(0, Ordering::Relaxed), Ordering::Relaxed);
                     attempt += 1;
                 }
                 Err(error) => {
-                    return Outcome::Failed(MigrateFailure {
-                        key: object.path.to_string(),
-                        error: error.to_string(),
-                    });
+                    return Outcome::Failed(MigrateFailure { key: object.path.to_string(), error: error.to_string() });
                 }
             }
         }
@@ -130,20 +103,13 @@ impl Copier {
             _ => {}
         }
         let ((read, read_path), (other, other_path, other_sum)) = if rank(&s) < rank(&d) {
-            (
-                (&self.endpoints.source, &src.path),
-                (&self.endpoints.destination, &dst.path, d),
-            )
+            ((&self.endpoints.source, &src.path), (&self.endpoints.destination, &dst.path, d))
         } else {
-            (
-                (&self.endpoints.destination, &dst.path),
-                (&self.endpoints.source, &src.path, s),
-            )
+            ((&self.endpoints.destination, &dst.path), (&self.endpoints.source, &src.path, s))
         };
         let part_sizes = candidate_part_sizes(src.size, &other_sum, self.part_size());
-        let sums = hash_object(read.store.as_ref(), read_path, &part_sizes)
-            .await
-            .map_err(|e| read.context(e, read_path))?;
+        let sums =
+            hash_object(read.store.as_ref(), read_path, &part_sizes).await.map_err(|e| read.context(e, read_path))?;
         if sums.size != src.size {
             return Ok(false);
         }
@@ -152,9 +118,8 @@ impl Copier {
             ETagSum::Composite(..) if sums.matches(&other_sum) => return Ok(true),
             _ => {}
         }
-        let other_sums = hash_object(other.store.as_ref(), other_path, &[])
-            .await
-            .map_err(|e| other.context(e, other_path))?;
+        let other_sums =
+            hash_object(other.store.as_ref(), other_path, &[]).await.map_err(|e| other.context(e, other_path))?;
         Ok(other_sums.size == sums.size && other_sums.md5 == sums.md5)
     }
 
@@ -186,26 +151,13 @@ impl Copier {
         let size = got.meta.size;
         let attributes = self.attributes_for(&object.rel, &got.attributes);
         if !large {
-            let data = got
-                .bytes()
-                .await
-                .map_err(|e| src.context(StorageError::from_object_store(e), &object.path))?;
+            let data = got.bytes().await.map_err(|e| src.context(StorageError::from_object_store(e), &object.path))?;
             if data.len() as u64 != size {
                 let message = format!("read {} bytes of {size} from the source", data.len());
-                return Err(src.context(
-                    StorageError::new(StorageErrorKind::Unavailable, message),
-                    &object.path,
-                ));
+                return Err(src.context(StorageError::new(StorageErrorKind::Unavailable, message), &object.path));
             }
-            let sums = ContentSums {
-                size,
-                md5: Md5::digest(&data).into(),
-                composites: Vec::new(),
-            };
-            let opts = PutOptions {
-                attributes,
-                ..PutOptions::default()
-            };
+            let sums = ContentSums { size, md5: Md5::digest(&data).into(), composites: Vec::new() };
+            let opts = PutOptions { attributes, ..PutOptions::default() };
             let put = dst
                 .store
                 .put_opts(&target, PutPayload::from_bytes(data), opts)
@@ -215,18 +167,12 @@ impl Copier {
             return Ok(size);
         }
         let part_size = self.options.part_size;
-        let mut reader =
-            StreamReader::new(HashingStream::new(got.into_stream(), &[part_size as u64]));
+        let mut reader = StreamReader::new(HashingStream::new(got.into_stream(), &[part_size as u64]));
         let report = |p: Progress| {
             let before = reported.swap(p.bytes_done, Ordering::Relaxed);
-            self.tally
-                .in_flight_bytes
-                .fetch_add(p.bytes_done.saturating_sub(before), Ordering::Relaxed);
+            self.tally.in_flight_bytes.fetch_add(p.bytes_done.saturating_sub(before), Ordering::Relaxed);
         };
-        let opts = PutMultipartOptions {
-            attributes,
-            ..PutMultipartOptions::default()
-        };
+        let opts = PutMultipartOptions { attributes, ..PutMultipartOptions::default() };
         let (put, sent) = multipart_upload(
             dst.store.as_ref(),
             &target,
@@ -243,10 +189,7 @@ impl Copier {
         let sums = reader.into_inner().finish();
         if sums.size != size || sent != size {
             let message = format!("read {} and sent {sent} bytes of {size}", sums.size);
-            return Err(src.context(
-                StorageError::new(StorageErrorKind::Unavailable, message),
-                &object.path,
-            ));
+            return Err(src.context(StorageError::new(StorageErrorKind::Unavailable, message), &object.path));
         }
         self.verify(&target, put.e_tag.as_deref(), &sums).await?;
         Ok(size)
@@ -254,64 +197,38 @@ impl Copier {
 
     /// Copies inside one S3 endpoint, then checks the copy's ETag against the source's; when
     /// they cannot be compared (a multipart source becomes one part) the copy is read back.
-    async fn server_side_copy(
-        &self,
-        s3: &S3Backend,
-        object: &Listed,
-        target: &Path,
-    ) -> Result<u64, StorageError> {
+    async fn server_side_copy(&self, s3: &S3Backend, object: &Listed, target: &Path) -> Result<u64, StorageError> {
         let (src, dst) = (&self.endpoints.source, &self.endpoints.destination);
-        let etag = s3
-            .copy_object(
-                &src.bucket,
-                object.path.as_ref(),
-                &dst.bucket,
-                target.as_ref(),
-            )
-            .await?;
+        let etag = s3.copy_object(&src.bucket, object.path.as_ref(), &dst.bucket, target.as_ref()).await?;
         let s = ETagSum::parse(object.etag.as_deref(), src.md5_etags);
         let d = ETagSum::parse(etag.as_deref(), dst.md5_etags);
         if s == d && s != ETagSum::Opaque {
             return Ok(object.size);
         }
         let part_sizes = candidate_part_sizes(object.size, &s, self.part_size());
-        let copy = hash_object(dst.store.as_ref(), target, &part_sizes)
-            .await
-            .map_err(|e| dst.context(e, target))?;
+        let copy = hash_object(dst.store.as_ref(), target, &part_sizes).await.map_err(|e| dst.context(e, target))?;
         if matches!(d, ETagSum::Md5(_)) && !copy.matches(&d) {
-            return Err(mismatch(
-                dst,
-                target,
-                "the copy does not match its own etag".to_owned(),
-            ));
+            return Err(mismatch(dst, target, "the copy does not match its own etag".to_owned()));
         }
         if copy.size == object.size && copy.matches(&s) {
             return Ok(copy.size);
         }
         // The source's ETag proves nothing about this content (or the source changed since it
         // was listed): compare with the source itself.
-        let source = hash_object(src.store.as_ref(), &object.path, &[])
-            .await
-            .map_err(|e| src.context(e, &object.path))?;
+        let source =
+            hash_object(src.store.as_ref(), &object.path, &[]).await.map_err(|e| src.context(e, &object.path))?;
         check_same(dst, target, &source, &copy)?;
         Ok(copy.size)
     }
 
     /// Checks the copy at `target` against `sums` of what was read from the source: by its ETag
     /// when that is a content hash and agrees, else by reading it back.
-    async fn verify(
-        &self,
-        target: &Path,
-        etag: Option<&str>,
-        sums: &ContentSums,
-    ) -> Result<(), StorageError> {
+    async fn verify(&self, target: &Path, etag: Option<&str>, sums: &ContentSums) -> Result<(), StorageError> {
         let dst = &self.endpoints.destination;
         if sums.matches(&ETagSum::parse(etag, dst.md5_etags)) {
             return Ok(());
         }
-        let back = hash_object(dst.store.as_ref(), target, &[])
-            .await
-            .map_err(|e| dst.context(e, target))?;
+        let back = hash_object(dst.store.as_ref(), target, &[]).await.map_err(|e| dst.context(e, target))?;
         check_same(dst, target, sums, &back)
     }
 
@@ -339,16 +256,8 @@ impl Copier {
 impl Endpoint {
     /// Names this side's bucket and `path` in `error`, unless it already names some.
     fn context(&self, error: StorageError, path: &Path) -> StorageError {
-        let error = if error.bucket.is_none() {
-            error.with_bucket(&self.bucket)
-        } else {
-            error
-        };
-        if error.key.is_none() {
-            error.with_key(path.as_ref())
-        } else {
-            error
-        }
+        let error = if error.bucket.is_none() { error.with_bucket(&self.bucket) } else { error };
+        if error.key.is_none() { error.with_key(path.as_ref()) } else { error }
     }
 }
 
@@ -361,47 +270,22 @@ fn rank(sum: &ETagSum) -> u8 {
     }
 }
 
-fn check_same(
-    dst: &Endpoint,
-    target: &Path,
-    expected: &ContentSums,
-    copy: &ContentSums,
-) -> Result<(), StorageError> {
+fn check_same(dst: &Endpoint, target: &Path, expected: &ContentSums, copy: &ContentSums) -> Result<(), StorageError> {
     if copy.size != expected.size {
-        return Err(mismatch(
-            dst,
-            target,
-            format!(
-                "the copy has {} bytes, the source {}",
-                copy.size, expected.size
-            ),
-        ));
+        return Err(mismatch(dst, target, format!("the copy has {} bytes, the source {}", copy.size, expected.size)));
     }
     if copy.md5 != expected.md5 {
-        let message = format!(
-            "the copy's md5 {} differs from the source's {}",
-            hex16(&copy.md5),
-            hex16(&expected.md5)
-        );
+        let message = format!("the copy's md5 {} differs from the source's {}", hex16(&copy.md5), hex16(&expected.md5));
         return Err(mismatch(dst, target, message));
     }
     Ok(())
 }
 
 fn mismatch(dst: &Endpoint, target: &Path, detail: String) -> StorageError {
-    dst.context(
-        StorageError::new(
-            StorageErrorKind::Internal,
-            format!("copy verification failed: {detail}"),
-        ),
-        target,
-    )
+    dst.context(StorageError::new(StorageErrorKind::Internal, format!("copy verification failed: {detail}")), target)
 }
 
 /// Failures another attempt may fix: unavailability and verification mismatches.
 fn worth_retrying(error: &StorageError) -> bool {
-    matches!(
-        error.kind,
-        StorageErrorKind::Unavailable | StorageErrorKind::Internal | StorageErrorKind::Conflict
-    )
+    matches!(error.kind, StorageErrorKind::Unavailable | StorageErrorKind::Internal | StorageErrorKind::Conflict)
 }

@@ -33,26 +33,17 @@ impl Location {
         let bad = |why: &str| {
             StorageError::new(
                 StorageErrorKind::InvalidInput,
-                format!(
-                    "`{url}` {why}; expected file:///path, s3://bucket[/prefix] or gs://bucket[/prefix]"
-                ),
+                format!("`{url}` {why}; expected file:///path, s3://bucket[/prefix] or gs://bucket[/prefix]"),
             )
         };
         if url.starts_with("file://") {
-            let parsed =
-                url::Url::parse(url).map_err(|e| bad(&format!("is not a valid url ({e})")))?;
-            let path = parsed
-                .to_file_path()
-                .map_err(|()| bad("is not an absolute local path"))?;
+            let parsed = url::Url::parse(url).map_err(|e| bad(&format!("is not a valid url ({e})")))?;
+            let path = parsed.to_file_path().map_err(|()| bad("is not an absolute local path"))?;
             return Ok(Self::Local(path));
         }
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("has no scheme"))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty()
-            || bucket
-                .bytes()
-                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-        {
+        if bucket.is_empty() || bucket.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
             return Err(bad("has no valid bucket name"));
         }
         let prefix = prefix.trim_matches('/');
@@ -74,8 +65,7 @@ pub(crate) fn aae_meta_dir(path: &FsPath) -> Option<PathBuf> {
     let bucket = path.file_name()?;
     let objects = path.parent()?;
     let storage = objects.parent()?;
-    (objects.file_name()? == "objects" && storage.file_name()? == "storage")
-        .then(|| storage.join("meta").join(bucket))
+    (objects.file_name()? == "objects" && storage.file_name()? == "storage").then(|| storage.join("meta").join(bucket))
 }
 
 /// An object found by listing.
@@ -123,17 +113,8 @@ impl Endpoint {
             .into_iter()
             .map(|meta| {
                 let full = meta.location.as_ref();
-                let rel = prefix
-                    .as_deref()
-                    .and_then(|p| full.strip_prefix(p))
-                    .unwrap_or(full)
-                    .to_owned();
-                Listed {
-                    rel,
-                    size: meta.size,
-                    etag: meta.e_tag,
-                    path: meta.location,
-                }
+                let rel = prefix.as_deref().and_then(|p| full.strip_prefix(p)).unwrap_or(full).to_owned();
+                Listed { rel, size: meta.size, etag: meta.e_tag, path: meta.location }
             })
             .collect())
     }
@@ -144,9 +125,7 @@ impl Endpoint {
             Some(prefix) => format!("{prefix}/{rel}"),
             None => rel.to_owned(),
         };
-        Path::parse(&full).map_err(|e| {
-            StorageError::new(StorageErrorKind::InvalidKey, e.to_string()).with_key(full)
-        })
+        Path::parse(&full).map_err(|e| StorageError::new(StorageErrorKind::InvalidKey, e.to_string()).with_key(full))
     }
 }
 
@@ -167,29 +146,17 @@ enum Role {
 
 /// Parses both URLs and opens both sides. The destination bucket is created when missing and
 /// `create_bucket` is set (never in a dry run).
-pub(crate) async fn open(
-    options: &MigrateOptions,
-    base: &BackendOptions,
-) -> Result<Endpoints, StorageError> {
+pub(crate) async fn open(options: &MigrateOptions, base: &BackendOptions) -> Result<Endpoints, StorageError> {
     let from = Location::parse(&options.from)?;
     let to = Location::parse(&options.to)?;
     let effective = |endpoint: &Option<String>| {
-        endpoint
-            .as_deref()
-            .or(base.s3.endpoint.as_deref())
-            .map(|e| e.trim_end_matches('/').to_owned())
+        endpoint.as_deref().or(base.s3.endpoint.as_deref()).map(|e| e.trim_end_matches('/').to_owned())
     };
     let same_endpoint = effective(&options.from_endpoint) == effective(&options.to_endpoint);
     if from == to && same_endpoint {
-        return Err(StorageError::new(
-            StorageErrorKind::InvalidInput,
-            "source and destination are the same location",
-        ));
+        return Err(StorageError::new(StorageErrorKind::InvalidInput, "source and destination are the same location"));
     }
-    for (location, endpoint, flag) in [
-        (&from, &options.from_endpoint, "from"),
-        (&to, &options.to_endpoint, "to"),
-    ] {
+    for (location, endpoint, flag) in [(&from, &options.from_endpoint, "from"), (&to, &options.to_endpoint, "to")] {
         if endpoint.is_some() && !matches!(location, Location::S3 { .. }) {
             return Err(StorageError::new(
                 StorageErrorKind::InvalidInput,
@@ -209,19 +176,13 @@ pub(crate) async fn open(
         _ => None,
     };
     let (to_s3, server_side) = match (&to, &from_s3) {
-        (Location::S3 { .. }, Some(shared)) if same_endpoint => {
-            (Some(Arc::clone(shared)), Some(Arc::clone(shared)))
-        }
+        (Location::S3 { .. }, Some(shared)) if same_endpoint => (Some(Arc::clone(shared)), Some(Arc::clone(shared))),
         (Location::S3 { .. }, _) => (Some(s3_for(&options.to_endpoint).await?), None),
         _ => (None, None),
     };
     let source = open_side(&options.from, &from, Role::Source, from_s3, base, options).await?;
     let destination = open_side(&options.to, &to, Role::Destination, to_s3, base, options).await?;
-    Ok(Endpoints {
-        source,
-        destination,
-        server_side,
-    })
+    Ok(Endpoints { source, destination, server_side })
 }
 
 async fn open_side(
@@ -235,20 +196,15 @@ async fn open_side(
     let (bucket, prefix, backend): (&str, &str, Arc<dyn Backend>) = match (location, s3) {
         (Location::Local(dir), _) => return open_local(url, dir, role, options),
         (Location::S3 { bucket, prefix }, Some(s3)) => (bucket, prefix, s3),
-        (Location::S3 { bucket, prefix }, None) => {
-            (bucket, prefix, Arc::new(S3Backend::new(base).await?))
-        }
+        (Location::S3 { bucket, prefix }, None) => (bucket, prefix, Arc::new(S3Backend::new(base).await?)),
         (Location::Gcs { bucket, prefix }, _) => (bucket, prefix, Arc::new(GcsBackend::new(base)?)),
     };
     let exists = backend.bucket_exists(bucket).await?;
     let store = match (exists, role) {
         (true, _) => backend.store(bucket)?,
         (false, Role::Source) => {
-            return Err(StorageError::new(
-                StorageErrorKind::NoSuchBucket,
-                "the source bucket does not exist",
-            )
-            .with_bucket(bucket));
+            return Err(StorageError::new(StorageErrorKind::NoSuchBucket, "the source bucket does not exist")
+                .with_bucket(bucket));
         }
         (false, Role::Destination) => {
             if !options.create_bucket {
@@ -268,9 +224,8 @@ async fn open_side(
             }
         }
     };
-    let encrypted = role == Role::Destination
-        && matches!(location, Location::S3 { .. })
-        && base.s3.sse == Some(SseKind::AwsKms);
+    let encrypted =
+        role == Role::Destination && matches!(location, Location::S3 { .. }) && base.s3.sse == Some(SseKind::AwsKms);
     Ok(Endpoint {
         url: url.to_owned(),
         store,
@@ -283,17 +238,10 @@ async fn open_side(
     })
 }
 
-fn open_local(
-    url: &str,
-    dir: &FsPath,
-    role: Role,
-    options: &MigrateOptions,
-) -> Result<Endpoint, StorageError> {
+fn open_local(url: &str, dir: &FsPath, role: Role, options: &MigrateOptions) -> Result<Endpoint, StorageError> {
     let meta_dir = aae_meta_dir(dir);
     let describe = dir.display().to_string();
-    let no_dir = |message: &str| {
-        StorageError::new(StorageErrorKind::NoSuchBucket, message).with_bucket(&describe)
-    };
+    let no_dir = |message: &str| StorageError::new(StorageErrorKind::NoSuchBucket, message).with_bucket(&describe);
     let (store, keeps_attributes): (Arc<dyn ObjectStore>, bool) = match role {
         Role::Source => {
             if !dir.is_dir() {
@@ -301,10 +249,7 @@ fn open_local(
             }
             let data = local_store(dir)?;
             match meta_dir.filter(|m| m.is_dir()) {
-                Some(meta) => (
-                    Arc::new(SidecarMetadata::new(data, local_store(&meta)?)),
-                    true,
-                ),
+                Some(meta) => (Arc::new(SidecarMetadata::new(data, local_store(&meta)?)), true),
                 None => (data, false),
             }
         }
@@ -316,11 +261,7 @@ fn open_local(
             }
             if options.dry_run {
                 // Create nothing: compare with what is there.
-                let store = if dir.is_dir() {
-                    local_store(dir)?
-                } else {
-                    Arc::new(InMemory::new())
-                };
+                let store = if dir.is_dir() { local_store(dir)? } else { Arc::new(InMemory::new()) };
                 (store, meta_dir.is_some())
             } else {
                 create_dir(dir)?;
@@ -328,10 +269,7 @@ fn open_local(
                 match &meta_dir {
                     Some(meta) => {
                         create_dir(meta)?;
-                        (
-                            Arc::new(SidecarMetadata::new(data, local_store(meta)?)),
-                            true,
-                        )
+                        (Arc::new(SidecarMetadata::new(data, local_store(meta)?)), true)
                     }
                     None => (data, false),
                 }
@@ -368,10 +306,7 @@ fn io_error(dir: &FsPath, e: &std::io::Error) -> StorageError {
     } else {
         StorageErrorKind::Internal
     };
-    StorageError::new(
-        kind,
-        format!("cannot create directory {}: {e}", dir.display()),
-    )
+    StorageError::new(kind, format!("cannot create directory {}: {e}", dir.display()))
 }
 
 #[cfg(test)]
@@ -380,42 +315,15 @@ mod tests {
 
     #[test]
     fn parses_urls() -> Result<(), StorageError> {
-        assert_eq!(
-            Location::parse("file:///tmp/a%20b/")?,
-            Location::Local(PathBuf::from("/tmp/a b/"))
-        );
+        assert_eq!(Location::parse("file:///tmp/a%20b/")?, Location::Local(PathBuf::from("/tmp/a b/")));
         assert_eq!(
             Location::parse("s3://bucket/some/prefix/")?,
-            Location::S3 {
-                bucket: "bucket".into(),
-                prefix: "some/prefix".into()
-            }
+            Location::S3 { bucket: "bucket".into(), prefix: "some/prefix".into() }
         );
-        assert_eq!(
-            Location::parse("s3://bucket")?,
-            Location::S3 {
-                bucket: "bucket".into(),
-                prefix: String::new()
-            }
-        );
-        assert_eq!(
-            Location::parse("gs://b/p")?,
-            Location::Gcs {
-                bucket: "b".into(),
-                prefix: "p".into()
-            }
-        );
-        for bad in [
-            "bucket/key",
-            "s3://",
-            "s3:///x",
-            "ftp://b",
-            "file://relative/x",
-            "s3://b/a//c",
-        ] {
-            let Err(err) = Location::parse(bad) else {
-                panic!("{bad} parsed")
-            };
+        assert_eq!(Location::parse("s3://bucket")?, Location::S3 { bucket: "bucket".into(), prefix: String::new() });
+        assert_eq!(Location::parse("gs://b/p")?, Location::Gcs { bucket: "b".into(), prefix: "p".into() });
+        for bad in ["bucket/key", "s3://", "s3:///x", "ftp://b", "file://relative/x", "s3://b/a//c"] {
+            let Err(err) = Location::parse(bad) else { panic!("{bad} parsed") };
             assert_eq!(err.kind, StorageErrorKind::InvalidInput, "{bad}");
             assert!(err.to_string().contains("expected file:///path"), "{err}");
         }
@@ -424,14 +332,8 @@ mod tests {
 
     #[test]
     fn recognises_the_aae_local_layout() {
-        assert_eq!(
-            aae_meta_dir(FsPath::new("/d/storage/objects/b")),
-            Some(PathBuf::from("/d/storage/meta/b"))
-        );
-        assert_eq!(
-            aae_meta_dir(FsPath::new("/d/storage/objects/b/")),
-            Some(PathBuf::from("/d/storage/meta/b"))
-        );
+        assert_eq!(aae_meta_dir(FsPath::new("/d/storage/objects/b")), Some(PathBuf::from("/d/storage/meta/b")));
+        assert_eq!(aae_meta_dir(FsPath::new("/d/storage/objects/b/")), Some(PathBuf::from("/d/storage/meta/b")));
         assert_eq!(aae_meta_dir(FsPath::new("/d/objects/b")), None);
         assert_eq!(aae_meta_dir(FsPath::new("/b")), None);
     }

@@ -73,24 +73,16 @@ pub struct MigrateOptions {
 impl MigrateOptions {
     /// Options with the defaults for everything but the two URLs.
     pub fn new(from: impl Into<String>, to: impl Into<String>) -> Self {
-        Self {
-            from: from.into(),
-            to: to.into(),
-            ..Self::default()
-        }
+        Self { from: from.into(), to: to.into(), ..Self::default() }
     }
 
     fn validate(&self) -> Result<(), StorageError> {
-        let invalid =
-            |message: String| Err(StorageError::new(StorageErrorKind::InvalidInput, message));
+        let invalid = |message: String| Err(StorageError::new(StorageErrorKind::InvalidInput, message));
         if self.concurrency == 0 {
             return invalid("concurrency must be at least 1".to_owned());
         }
         if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&self.part_size) {
-            return invalid(format!(
-                "part size must be between 5 MiB and 5 GiB, got {} bytes",
-                self.part_size
-            ));
+            return invalid(format!("part size must be between 5 MiB and 5 GiB, got {} bytes", self.part_size));
         }
         if self.multipart_threshold == 0 {
             return invalid("multipart threshold must be at least 1 byte".to_owned());
@@ -227,10 +219,8 @@ pub async fn migrate(
     let started = Instant::now();
     options.validate()?;
     let endpoints = location::open(options, base).await?;
-    let (sources, existing) =
-        futures::try_join!(endpoints.source.list(), endpoints.destination.list())?;
-    let mut existing: HashMap<String, location::Listed> =
-        existing.into_iter().map(|l| (l.rel.clone(), l)).collect();
+    let (sources, existing) = futures::try_join!(endpoints.source.list(), endpoints.destination.list())?;
+    let mut existing: HashMap<String, location::Listed> = existing.into_iter().map(|l| (l.rel.clone(), l)).collect();
     let tally = Tally {
         objects_total: sources.len() as u64,
         bytes_total: sources.iter().map(|s| s.size).sum(),
@@ -249,10 +239,7 @@ pub async fn migrate(
     progress(tally.snapshot());
 
     let copier = Arc::new(Copier::new(endpoints, options.clone(), tally));
-    let mut summary = MigrateSummary {
-        dry_run: options.dry_run,
-        ..MigrateSummary::default()
-    };
+    let mut summary = MigrateSummary { dry_run: options.dry_run, ..MigrateSummary::default() };
     // One task per object (so hashing and signing use every core), `concurrency` at a time.
     let mut pending = sources.into_iter();
     let mut running = JoinSet::new();
@@ -264,9 +251,9 @@ pub async fn migrate(
             && let Some(object) = pending.next()
         {
             let at_destination = existing.remove(&object.rel);
-            let key = object.path.to_string();
+            let (key, size) = (object.path.to_string(), object.size);
             let task = running.spawn(Arc::clone(&copier).process(object, at_destination));
-            keys.insert(task.id(), key);
+            keys.insert(task.id(), (key, size));
         }
         let joined = tokio::select! {
             joined = running.join_next_with_id() => joined,
@@ -282,11 +269,9 @@ pub async fn migrate(
                 outcome
             }
             Some(Err(error)) => {
-                let key = keys.remove(&error.id()).unwrap_or_default();
-                Outcome::Failed(MigrateFailure {
-                    key,
-                    error: format!("copy task failed: {error}"),
-                })
+                let (key, size) = keys.remove(&error.id()).unwrap_or_default();
+                copier.tally.finished_bytes.fetch_add(size, Ordering::Relaxed);
+                Outcome::Failed(MigrateFailure { key, error: format!("copy task failed: {error}") })
             }
         };
         let tally = &copier.tally;
@@ -337,16 +322,10 @@ mod tests {
             bytes: 42,
             seconds: 1.5,
             dry_run: true,
-            failures: vec![MigrateFailure {
-                key: "k".into(),
-                error: "boom".into(),
-            }],
+            failures: vec![MigrateFailure { key: "k".into(), error: "boom".into() }],
         };
         let expected = serde_json::json!({"copied": 3, "skipped": 2, "failed": 1, "bytes": 42, "seconds": 1.5});
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&summary.to_json())?,
-            expected
-        );
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&summary.to_json())?, expected);
         assert_eq!(serde_json::to_value(&summary)?, expected);
         assert!(!summary.is_success());
         Ok(())
@@ -354,29 +333,14 @@ mod tests {
 
     #[test]
     fn options_are_validated() {
-        assert!(
-            MigrateOptions::new("file:///a", "s3://b")
-                .validate()
-                .is_ok()
-        );
+        assert!(MigrateOptions::new("file:///a", "s3://b").validate().is_ok());
         let bad = [
-            MigrateOptions {
-                concurrency: 0,
-                ..MigrateOptions::default()
-            },
-            MigrateOptions {
-                part_size: 1 << 20,
-                ..MigrateOptions::default()
-            },
-            MigrateOptions {
-                multipart_threshold: 0,
-                ..MigrateOptions::default()
-            },
+            MigrateOptions { concurrency: 0, ..MigrateOptions::default() },
+            MigrateOptions { part_size: 1 << 20, ..MigrateOptions::default() },
+            MigrateOptions { multipart_threshold: 0, ..MigrateOptions::default() },
         ];
         for options in bad {
-            let Err(error) = options.validate() else {
-                panic!("{options:?} is valid")
-            };
+            let Err(error) = options.validate() else { panic!("{options:?} is valid") };
             assert_eq!(error.kind, StorageErrorKind::InvalidInput, "{options:?}");
         }
     }

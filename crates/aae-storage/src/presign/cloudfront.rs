@@ -19,9 +19,7 @@ pub struct CloudFrontSigner {
 impl std::fmt::Debug for CloudFrontSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let id = &self.key_pair_id;
-        f.debug_struct("CloudFrontSigner")
-            .field("key_pair_id", id)
-            .finish_non_exhaustive()
+        f.debug_struct("CloudFrontSigner").field("key_pair_id", id).finish_non_exhaustive()
     }
 }
 
@@ -32,9 +30,8 @@ impl CloudFrontSigner {
     pub fn from_pem(key_pair_id: &str, pem: &str) -> Result<Self, SignError> {
         let key_pair_id = key_pair_id.trim();
         if key_pair_id.is_empty() || !key_pair_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            let reason = format!(
-                "key pair id `{key_pair_id}` must be the id of a cloudfront public key, e.g. K2JCJMDEHXQW5F"
-            );
+            let reason =
+                format!("key pair id `{key_pair_id}` must be the id of a cloudfront public key, e.g. K2JCJMDEHXQW5F");
             return Err(SignError::InvalidPrivateKey { reason });
         }
         let unescaped;
@@ -45,8 +42,7 @@ impl CloudFrontSigner {
         }
         let invalid = |reason: String| SignError::InvalidPrivateKey { reason };
         let key = if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
-            RsaPrivateKey::from_pkcs1_pem(pem)
-                .map_err(|e| invalid(format!("bad pkcs#1 key ({e})")))?
+            RsaPrivateKey::from_pkcs1_pem(pem).map_err(|e| invalid(format!("bad pkcs#1 key ({e})")))?
         } else if pem.contains("-----BEGIN PRIVATE KEY-----") {
             RsaPrivateKey::from_pkcs8_pem(pem)
                 .map_err(|e| invalid(format!("bad pkcs#8 key, or not an rsa key ({e})")))?
@@ -56,10 +52,7 @@ impl CloudFrontSigner {
         } else {
             return Err(invalid("no pem private key found".to_owned()));
         };
-        Ok(Self {
-            key_pair_id: key_pair_id.to_owned(),
-            key,
-        })
+        Ok(Self { key_pair_id: key_pair_id.to_owned(), key })
     }
 
     /// The canned policy CloudFront checks for `url` and `expires_epoch` (unix seconds).
@@ -74,9 +67,7 @@ impl CloudFrontSigner {
     pub fn sign_url(&self, url: &str, expires_epoch: i64) -> Result<String, SignError> {
         let reason = if !(url.starts_with("https://") || url.starts_with("http://")) {
             "must start with https:// or http://"
-        } else if url.contains(['"', '\\', '#'])
-            || url.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
+        } else if url.contains(['"', '\\', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             "must be percent-encoded, without spaces, quotes, backslashes or a fragment"
         } else if expires_epoch <= 0 {
             "expiry must be a positive unix time in seconds"
@@ -90,14 +81,8 @@ impl CloudFrontSigner {
         let digest = Sha1::digest(Self::canned_policy(url, expires_epoch).as_bytes());
         let signature = self
             .key
-            .sign_with_rng(
-                &mut rand::thread_rng(),
-                Pkcs1v15Sign::new::<Sha1>(),
-                &digest,
-            )
-            .map_err(|e| SignError::Rsa {
-                reason: e.to_string(),
-            })?;
+            .sign_with_rng(&mut rand::thread_rng(), Pkcs1v15Sign::new::<Sha1>(), &digest)
+            .map_err(|e| SignError::Rsa { reason: e.to_string() })?;
         let signature = base64::engine::general_purpose::STANDARD.encode(signature);
         let signature: String = signature
             .chars()
@@ -109,10 +94,7 @@ impl CloudFrontSigner {
             })
             .collect();
         let separator = if url.contains('?') { '&' } else { '?' };
-        Ok(format!(
-            "{url}{separator}Expires={expires_epoch}&Signature={signature}&Key-Pair-Id={}",
-            self.key_pair_id
-        ))
+        Ok(format!("{url}{separator}Expires={expires_epoch}&Signature={signature}&Key-Pair-Id={}", self.key_pair_id))
     }
 }
 
@@ -125,19 +107,13 @@ mod tests {
     use super::*;
 
     fn openssl(dir: &Path, args: &[&str]) {
-        let status = Command::new("/usr/bin/openssl")
-            .args(args)
-            .current_dir(dir)
-            .status()
-            .unwrap();
+        let status = Command::new("/usr/bin/openssl").args(args).current_dir(dir).status().unwrap();
         assert!(status.success(), "openssl {args:?} failed");
     }
 
     /// What AWS documents: `openssl sha1 -sign key.pem | openssl base64 -A | tr '+=/' '-_~'`.
     fn openssl_signature(dir: &Path, key_file: &str, policy: &str) -> String {
-        let pipeline = format!(
-            "/usr/bin/openssl sha1 -sign {key_file} | /usr/bin/openssl base64 -A | tr '+=/' '-_~'"
-        );
+        let pipeline = format!("/usr/bin/openssl sha1 -sign {key_file} | /usr/bin/openssl base64 -A | tr '+=/' '-_~'");
         let mut child = Command::new("sh")
             .args(["-c", &pipeline])
             .current_dir(dir)
@@ -145,12 +121,7 @@ mod tests {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(policy.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(policy.as_bytes()).unwrap();
         let output = child.wait_with_output().unwrap();
         assert!(output.status.success());
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
@@ -165,51 +136,22 @@ mod tests {
     fn signatures_match_openssl_for_pkcs1_and_pkcs8_keys() {
         let dir = tempfile::tempdir().unwrap();
         openssl(dir.path(), &["genrsa", "-out", "pkcs8.pem", "2048"]);
-        openssl(
-            dir.path(),
-            &[
-                "pkey",
-                "-in",
-                "pkcs8.pem",
-                "-traditional",
-                "-out",
-                "pkcs1.pem",
-            ],
-        );
-        for (file, header) in [
-            ("pkcs8.pem", "BEGIN PRIVATE KEY"),
-            ("pkcs1.pem", "BEGIN RSA PRIVATE KEY"),
-        ] {
+        openssl(dir.path(), &["pkey", "-in", "pkcs8.pem", "-traditional", "-out", "pkcs1.pem"]);
+        for (file, header) in [("pkcs8.pem", "BEGIN PRIVATE KEY"), ("pkcs1.pem", "BEGIN RSA PRIVATE KEY")] {
             let pem = std::fs::read_to_string(dir.path().join(file)).unwrap();
             assert!(pem.contains(header), "{file} is not {header}");
             let signer = CloudFrontSigner::from_pem("K2JCJMDEHXQW5F", &pem).unwrap();
-            for url in [
-                "https://d111111abcdef8.cloudfront.net/images/a%20b.jpg",
-                "https://cdn.example.com/v.mp4?w=640",
-            ] {
+            for url in ["https://d111111abcdef8.cloudfront.net/images/a%20b.jpg", "https://cdn.example.com/v.mp4?w=640"]
+            {
                 let signed = signer.sign_url(url, 1_767_225_600).unwrap();
                 let policy = CloudFrontSigner::canned_policy(url, 1_767_225_600);
                 let separator = if url.contains('?') { '&' } else { '?' };
-                assert!(
-                    signed.starts_with(&format!("{url}{separator}Expires=1767225600&Signature=")),
-                    "{signed}"
-                );
+                assert!(signed.starts_with(&format!("{url}{separator}Expires=1767225600&Signature=")), "{signed}");
                 assert!(signed.ends_with("&Key-Pair-Id=K2JCJMDEHXQW5F"), "{signed}");
-                assert_eq!(
-                    query_param(&signed, "Signature"),
-                    openssl_signature(dir.path(), file, &policy)
-                );
+                assert_eq!(query_param(&signed, "Signature"), openssl_signature(dir.path(), file, &policy));
             }
-            for (url, expires) in [
-                ("ftp://x/a", 1),
-                ("https://x/a b", 1),
-                ("https://x/a#b", 1),
-                ("https://x/a", 0),
-            ] {
-                assert!(matches!(
-                    signer.sign_url(url, expires),
-                    Err(SignError::InvalidUrl { .. })
-                ));
+            for (url, expires) in [("ftp://x/a", 1), ("https://x/a b", 1), ("https://x/a#b", 1), ("https://x/a", 0)] {
+                assert!(matches!(signer.sign_url(url, expires), Err(SignError::InvalidUrl { .. })));
             }
             let escaped = pem.replace('\n', "\\n");
             assert!(CloudFrontSigner::from_pem("K2JCJMDEHXQW5F", &escaped).is_ok());
@@ -226,28 +168,16 @@ mod tests {
 
     #[test]
     fn bad_pem_gives_a_clear_error() {
-        let err = CloudFrontSigner::from_pem("K1", "not a key")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("invalid cloudfront private key: no pem private key found"),
-            "{err}"
-        );
+        let err = CloudFrontSigner::from_pem("K1", "not a key").unwrap_err().to_string();
+        assert!(err.starts_with("invalid cloudfront private key: no pem private key found"), "{err}");
         assert!(err.contains("-----BEGIN RSA PRIVATE KEY-----"), "{err}");
         let garbage = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
-        let err = CloudFrontSigner::from_pem("K1", garbage)
-            .unwrap_err()
-            .to_string();
+        let err = CloudFrontSigner::from_pem("K1", garbage).unwrap_err().to_string();
         assert!(err.contains("bad pkcs#1 key"), "{err}");
-        let encrypted =
-            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----";
-        let err = CloudFrontSigner::from_pem("K1", encrypted)
-            .unwrap_err()
-            .to_string();
+        let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----";
+        let err = CloudFrontSigner::from_pem("K1", encrypted).unwrap_err().to_string();
         assert!(err.contains("openssl pkey"), "{err}");
-        let err = CloudFrontSigner::from_pem("", garbage)
-            .unwrap_err()
-            .to_string();
+        let err = CloudFrontSigner::from_pem("", garbage).unwrap_err().to_string();
         assert!(err.contains("key pair id"), "{err}");
     }
 }

@@ -17,10 +17,7 @@ pub enum UrlRejection {
     #[error("missing query parameter `{0}`, use the complete signed url")]
     MissingParam(&'static str),
     #[error("query parameter `{name}` is malformed: {reason}")]
-    MalformedParam {
-        name: &'static str,
-        reason: &'static str,
-    },
+    MalformedParam { name: &'static str, reason: &'static str },
     #[error("url was signed for {signed} requests and cannot be used for {actual}")]
     MethodMismatch { signed: String, actual: String },
     #[error("url expired at {expires} (unix seconds), ask for a new one")]
@@ -63,15 +60,9 @@ impl LocalUrlQuery {
         let expires = expires.ok_or(UrlRejection::MissingParam("expires"))?;
         let expires = expires
             .parse::<i64>()
-            .map_err(|_| UrlRejection::MalformedParam {
-                name: "expires",
-                reason: "not a unix timestamp in seconds",
-            })?;
+            .map_err(|_| UrlRejection::MalformedParam { name: "expires", reason: "not a unix timestamp in seconds" })?;
         let content_type = content_type.filter(|ct| !ct.is_empty());
-        if content_type
-            .as_deref()
-            .is_some_and(|ct| ct.chars().any(char::is_control))
-        {
+        if content_type.as_deref().is_some_and(|ct| ct.chars().any(char::is_control)) {
             let (name, reason) = ("content_type", "contains control characters");
             return Err(UrlRejection::MalformedParam { name, reason });
         }
@@ -94,9 +85,7 @@ pub struct LocalUrlSigner {
 
 impl std::fmt::Debug for LocalUrlSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalUrlSigner")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
+        f.debug_struct("LocalUrlSigner").field("base_url", &self.base_url).finish_non_exhaustive()
     }
 }
 
@@ -114,10 +103,7 @@ impl LocalUrlSigner {
             let reason = format!("base url `{base_url}` must start with http:// or https://");
             return Err(SignError::InvalidLocalSigner { reason });
         }
-        Ok(Self {
-            keyed: new_hmac(secret),
-            base_url,
-        })
+        Ok(Self { keyed: new_hmac(secret), base_url })
     }
 
     /// The signed URL for `method` (`GET` or `PUT`) on `bucket`/`key`, valid while
@@ -132,15 +118,8 @@ impl LocalUrlSigner {
     ) -> String {
         let method = method.to_ascii_uppercase();
         let content_type = content_type.filter(|ct| !ct.is_empty());
-        let mac = self.mac(
-            &method,
-            bucket,
-            key,
-            expires_epoch,
-            content_type.unwrap_or_default(),
-        );
-        let mut url =
-            String::with_capacity(self.base_url.len() + 3 * (bucket.len() + key.len()) + 160);
+        let mac = self.mac(&method, bucket, key, expires_epoch, content_type.unwrap_or_default());
+        let mut url = String::with_capacity(self.base_url.len() + 3 * (bucket.len() + key.len()) + 160);
         url.push_str(&self.base_url);
         url.push_str("/api/v1/files/");
         uri_encode(bucket, false, &mut url);
@@ -167,8 +146,7 @@ impl LocalUrlSigner {
         query: &LocalUrlQuery,
         now_epoch: i64,
     ) -> Result<(), UrlRejection> {
-        let signature =
-            hex::decode(&query.signature).map_err(|_| UrlRejection::InvalidSignature)?;
+        let signature = hex::decode(&query.signature).map_err(|_| UrlRejection::InvalidSignature)?;
         // No legitimate bucket has a line break; refusing them keeps the signed string unambiguous.
         if bucket.contains('\n') || query.method.contains('\n') {
             return Err(UrlRejection::InvalidSignature);
@@ -183,9 +161,7 @@ impl LocalUrlSigner {
             return Err(UrlRejection::MethodMismatch { signed, actual });
         }
         if now_epoch >= query.expires {
-            return Err(UrlRejection::Expired {
-                expires: query.expires,
-            });
+            return Err(UrlRejection::Expired { expires: query.expires });
         }
         Ok(())
     }
@@ -194,18 +170,7 @@ impl LocalUrlSigner {
         let mut mac = self.keyed.clone();
         let mut expires_buf = String::with_capacity(20);
         let _ = write!(expires_buf, "{expires}");
-        for part in [
-            "AAE-URL-V1\n",
-            method,
-            "\n",
-            bucket,
-            "\n",
-            key,
-            "\n",
-            &expires_buf,
-            "\n",
-            ct,
-        ] {
+        for part in ["AAE-URL-V1\n", method, "\n", bucket, "\n", key, "\n", &expires_buf, "\n", ct] {
             mac.update(part.as_bytes());
         }
         mac
@@ -277,15 +242,9 @@ mod tests {
         let s = signer();
         let q = query_of(&s.sign("GET", "b", "k", None, T));
         assert_eq!(s.verify("GET", "b", "k", &q, T - 1), Ok(()));
-        assert_eq!(
-            s.verify("GET", "b", "k", &q, T),
-            Err(R::Expired { expires: T })
-        );
+        assert_eq!(s.verify("GET", "b", "k", &q, T), Err(R::Expired { expires: T }));
         let message = R::Expired { expires: T }.to_string();
-        assert_eq!(
-            message,
-            "url expired at 1700000000 (unix seconds), ask for a new one"
-        );
+        assert_eq!(message, "url expired at 1700000000 (unix seconds), ask for a new one");
     }
 
     #[test]
@@ -322,14 +281,8 @@ mod tests {
             ("expires=1&signature=ab", R::MissingParam("method")),
             ("method=GET&signature=ab", R::MissingParam("expires")),
             ("method=GET&expires=1", R::MissingParam("signature")),
-            (
-                "method=GET&expires=soon&signature=ab",
-                malformed("expires", "not a unix timestamp in seconds"),
-            ),
-            (
-                "method=GET&method=PUT&expires=1&signature=ab",
-                malformed("method", "given more than once"),
-            ),
+            ("method=GET&expires=soon&signature=ab", malformed("expires", "not a unix timestamp in seconds")),
+            ("method=GET&method=PUT&expires=1&signature=ab", malformed("method", "given more than once")),
             (
                 "method=GET&expires=1&content_type=a%0Ab&signature=ab",
                 malformed("content_type", "contains control characters"),
@@ -338,14 +291,10 @@ mod tests {
         for (query, expected) in cases {
             assert_eq!(LocalUrlQuery::parse(query), Err(expected), "{query}");
         }
-        let q =
-            LocalUrlQuery::parse("x=1&method=GET&expires=5&content_type=&signature=ab").unwrap();
+        let q = LocalUrlQuery::parse("x=1&method=GET&expires=5&content_type=&signature=ab").unwrap();
         assert_eq!((q.expires, q.content_type), (5, None));
         let message = R::MissingParam("expires").to_string();
-        assert_eq!(
-            message,
-            "missing query parameter `expires`, use the complete signed url"
-        );
+        assert_eq!(message, "missing query parameter `expires`, use the complete signed url");
         assert!(LocalUrlSigner::new(b"", "http://x").is_err());
         assert!(LocalUrlSigner::new(b"k", "localhost:8080").is_err());
     }

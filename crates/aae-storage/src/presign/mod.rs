@@ -46,27 +46,16 @@ impl<'a> PresignInput<'a> {
     /// A request without extra query parameters or signed headers.
     pub const fn new(method: &'a str, bucket: &'a str, key: &'a str, expires_secs: u64) -> Self {
         let (query, signed_headers) = (&[] as &[(&str, &str)], &[] as &[(&str, &str)]);
-        Self {
-            method,
-            bucket,
-            key,
-            query,
-            expires_secs,
-            signed_headers,
-        }
+        Self { method, bucket, key, query, expires_secs, signed_headers }
     }
 }
 
 /// Why a URL could not be signed. Every message says what is wrong and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
-    #[error(
-        "expiry must be between 1 second and 7 days ({MAX_PRESIGN_EXPIRY_SECS} s), got {secs} s"
-    )]
+    #[error("expiry must be between 1 second and 7 days ({MAX_PRESIGN_EXPIRY_SECS} s), got {secs} s")]
     InvalidExpiry { secs: u64 },
-    #[error(
-        "unsupported http method `{method}` for a presigned url, use one of GET, PUT, HEAD, DELETE, POST"
-    )]
+    #[error("unsupported http method `{method}` for a presigned url, use one of GET, PUT, HEAD, DELETE, POST")]
     UnsupportedMethod { method: String },
     #[error("invalid endpoint url `{endpoint}`: {reason}")]
     InvalidEndpoint { endpoint: String, reason: String },
@@ -78,9 +67,7 @@ pub enum SignError {
     InvalidBucket { bucket: String, reason: String },
     #[error("signed header `{name}` is invalid: {reason}")]
     InvalidHeader { name: String, reason: String },
-    #[error(
-        "query parameter `{name}` is reserved for the signature, remove it from the extra query parameters"
-    )]
+    #[error("query parameter `{name}` is reserved for the signature, remove it from the extra query parameters")]
     ReservedQueryParam { name: String },
     #[error(
         "invalid cloudfront private key: {reason}; expected a pem rsa key starting with \
@@ -163,8 +150,7 @@ impl<'a> CanonicalHeaders<'a> {
         let mut sorted = Vec::with_capacity(headers.len() + 1);
         sorted.push(("host", ""));
         for &(name, value) in headers {
-            let token =
-                |b: u8| matches!(b, b'a'..=b'z' | b'0'..=b'9') || b"-_.!#$%&'*+^`|~".contains(&b);
+            let token = |b: u8| matches!(b, b'a'..=b'z' | b'0'..=b'9') || b"-_.!#$%&'*+^`|~".contains(&b);
             let reason = if name == "host" {
                 "host is always signed, do not list it"
             } else if name.is_empty() || !name.bytes().all(token) {
@@ -189,11 +175,7 @@ impl<'a> CanonicalHeaders<'a> {
     }
 
     /// Writes the names joined by `separator` (`;`, or `%3B` inside a query string).
-    pub(crate) fn write_names(
-        &self,
-        out: &mut impl std::fmt::Write,
-        separator: &str,
-    ) -> std::fmt::Result {
+    pub(crate) fn write_names(&self, out: &mut impl std::fmt::Write, separator: &str) -> std::fmt::Result {
         for (i, (name, _)) in self.0.iter().enumerate() {
             out.write_str(if i > 0 { separator } else { "" })?;
             out.write_str(name)?;
@@ -236,24 +218,14 @@ pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// Writes `now` as `yyyymmddThhmmssZ` (SigV4's `X-Amz-Date`) into `out` and returns it with the
 /// date as the number `yyyymmdd`. Hand-rolled because `chrono`'s formatter is slow in hot loops.
-pub(crate) fn amz_timestamp(
-    now: DateTime<Utc>,
-    out: &mut [u8; 16],
-) -> Result<(&str, u32), SignError> {
+pub(crate) fn amz_timestamp(now: DateTime<Utc>, out: &mut [u8; 16]) -> Result<(&str, u32), SignError> {
     let Some(year) = u32::try_from(now.year()).ok().filter(|y| *y <= 9999) else {
         let reason = format!("signing time {now} is outside the years 0 to 9999");
         return Err(SignError::InvalidScope { reason });
     };
     let (month, day) = (now.month(), now.day());
     *out = *b"00000000T000000Z";
-    let fields = [
-        (4, year),
-        (6, month),
-        (8, day),
-        (11, now.hour()),
-        (13, now.minute()),
-        (15, now.second()),
-    ];
+    let fields = [(4, year), (6, month), (8, day), (11, now.hour()), (13, now.minute()), (15, now.second())];
     for (end, mut value) in fields {
         let width = if end == 4 { 4 } else { 2 };
         for digit in out[end - width..end].iter_mut().rev() {
@@ -295,35 +267,21 @@ mod tests {
     #[test]
     fn hex_lower_writes_two_digits_per_byte() {
         let mut buf = [0u8; 8];
-        assert_eq!(
-            hex_lower_into(&[0x00, 0xab, 0x0f, 0xff], &mut buf),
-            "00ab0fff"
-        );
+        assert_eq!(hex_lower_into(&[0x00, 0xab, 0x0f, 0xff], &mut buf), "00ab0fff");
     }
 
     #[test]
     fn amz_timestamp_pads_every_field() {
         let mut buf = [0u8; 16];
-        let now = DateTime::parse_from_rfc3339("0987-01-02T03:04:05.999Z")
-            .unwrap()
-            .to_utc();
-        assert_eq!(
-            amz_timestamp(now, &mut buf).unwrap(),
-            ("09870102T030405Z", 9_870_102)
-        );
+        let now = DateTime::parse_from_rfc3339("0987-01-02T03:04:05.999Z").unwrap().to_utc();
+        assert_eq!(amz_timestamp(now, &mut buf).unwrap(), ("09870102T030405Z", 9_870_102));
         let mac = hex::encode(hmac_sha256(b"key", b""));
-        assert_eq!(
-            mac,
-            "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0"
-        );
+        assert_eq!(mac, "5d5d139563c95b5967b9bd9a8c9b233a9dedb45072794cd232dc1b74832607d0");
     }
 
     #[test]
     fn expiry_error_message_names_the_bounds() {
         let msg = SignError::InvalidExpiry { secs: 0 }.to_string();
-        assert_eq!(
-            msg,
-            "expiry must be between 1 second and 7 days (604800 s), got 0 s"
-        );
+        assert_eq!(msg, "expiry must be between 1 second and 7 days (604800 s), got 0 s");
     }
 }

@@ -94,9 +94,7 @@ impl SigV4Presigner {
             let reason = "access key id and secret access key must both be set".to_owned();
             return Err(SignError::InvalidCredentials { reason });
         }
-        let token = credentials
-            .session_token
-            .map(|t| uri_encoded(t.expose_secret()));
+        let token = credentials.session_token.map(|t| uri_encoded(t.expose_secret()));
         let capacity = 256 + endpoint.len() + akid.len() + region.len();
         let (region_enc, service_enc) = (uri_encoded(region), uri_encoded(service));
         Ok(Self {
@@ -196,14 +194,7 @@ impl SigV4Presigner {
 
         let mut mac = self.signing_mac(day, date);
         let scope = self.scope_suffix.as_str();
-        for part in [
-            "AWS4-HMAC-SHA256\n",
-            amz_date,
-            "\n",
-            date,
-            scope,
-            canonical_hash,
-        ] {
+        for part in ["AWS4-HMAC-SHA256\n", amz_date, "\n", date, scope, canonical_hash] {
             mac.update(part.as_bytes());
         }
         url.push_str("&X-Amz-Signature=");
@@ -264,8 +255,7 @@ mod tests {
     use PresignInput as Input;
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-    const AWS_EXAMPLE_SIG: &str =
-        "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404";
+    const AWS_EXAMPLE_SIG: &str = "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404";
 
     fn presigner(endpoint: &str, path_style: bool, token: Option<&str>) -> SigV4Presigner {
         let credentials = SigV4Credentials {
@@ -342,9 +332,7 @@ mod tests {
     fn session_token_is_in_the_signed_query() {
         let (req, now) = (Input::new("GET", "b", "k", 60), at("2024-03-01T12:34:56Z"));
         let endpoint = "https://s3.amazonaws.com";
-        let with = presigner(endpoint, false, Some("tok/en+="))
-            .presign(&req, now)
-            .unwrap();
+        let with = presigner(endpoint, false, Some("tok/en+=")).presign(&req, now).unwrap();
         let without = presigner(endpoint, false, None).presign(&req, now).unwrap();
         let token = "&X-Amz-Security-Token=tok%2Fen%2B%3D&X-Amz-SignedHeaders=host&";
         assert!(with.contains(token), "{with}");
@@ -357,18 +345,13 @@ mod tests {
     fn signing_key_cache_follows_the_date() {
         let signer = presigner("https://s3.amazonaws.com", false, None);
         let req = Input::new("GET", "examplebucket", "test.txt", 86_400);
-        for day in [
-            "2013-05-24T00:00:00Z",
-            "2024-03-01T00:00:00Z",
-            "2013-05-24T00:00:00Z",
-        ] {
+        for day in ["2013-05-24T00:00:00Z", "2024-03-01T00:00:00Z", "2013-05-24T00:00:00Z"] {
             let url = signer.presign(&req, at(day)).unwrap();
             assert_eq!(signature(&url) == AWS_EXAMPLE_SIG, day.starts_with("2013"));
         }
     }
 
     #[test]
-    #[rustfmt::skip]
     fn rejects_bad_input_with_clear_errors() {
         let signer = presigner("http://127.0.0.1:5000", true, None);
         let now = at("2024-03-01T12:34:56Z");
@@ -391,7 +374,8 @@ mod tests {
         let virtual_hosted = presigner("https://s3.amazonaws.com", false, None);
         let err = virtual_hosted.presign(&Input::new("GET", "My_Bucket", "k", 60), now).unwrap_err();
         assert!(err.to_string().contains("path_style"), "{err}");
-        let credentials = SigV4Credentials { access_key_id: String::new(), secret_access_key: SECRET.into(), session_token: None };
+        let credentials =
+            SigV4Credentials { access_key_id: String::new(), secret_access_key: SECRET.into(), session_token: None };
         assert!(SigV4Presigner::new("ftp://x", "us-east-1", "s3", true, credentials.clone()).is_err());
         assert!(SigV4Presigner::new("http://x", "us-east-1", "s3", true, credentials).is_err());
     }

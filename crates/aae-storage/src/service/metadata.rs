@@ -51,15 +51,15 @@ impl ObjectMetadata {
 
     /// Sets a field by name (named fields or `extra`).
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        let value = Some(value.into());
+        let value = value.into();
         match key {
-            "user_id" => self.user_id = value,
-            "job_id" => self.job_id = value,
-            "file_type" => self.file_type = value,
-            "original_filename" => self.original_filename = value,
-            "upload_timestamp" => self.upload_timestamp = value,
+            "user_id" => self.user_id = Some(value),
+            "job_id" => self.job_id = Some(value),
+            "file_type" => self.file_type = Some(value),
+            "original_filename" => self.original_filename = Some(value),
+            "upload_timestamp" => self.upload_timestamp = Some(value),
             other => {
-                self.extra.insert(other.to_owned(), value.unwrap_or_default());
+                self.extra.insert(other.to_owned(), value);
             }
         }
     }

@@ -40,7 +40,7 @@ where
 {
     runner(cases)
         .run(&strategy, |value| body(f, value).map_err(|e| TestCaseError::fail(format!("{e:#}"))))
-        .map_err(|e| anyhow::anyhow!("{}: {e}", format!("{:?}", f.kind)))
+        .map_err(|e| anyhow::anyhow!("{:?}: {e}", f.kind))
 }
 
 fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {

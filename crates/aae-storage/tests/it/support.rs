@@ -50,8 +50,7 @@ pub const SECRET: [u8; 32] = [42; 32];
 /// A fixture on `kind`, after `tweak` adjusted the configuration.
 pub async fn fixture_with(kind: Kind, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Fixture> {
     let dir = tempfile::tempdir()?;
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_path_buf();
+    let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
     config.storage.retry.max_retries = 2;
     config.storage.retry.initial_backoff_ms = 10;
     config.storage.retry.max_backoff_ms = 100;

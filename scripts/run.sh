@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs AAE on its embedded defaults: builds the `aae` binary, checks the configuration, stores a
+# sample creative in the local object store and prints its signed URLs, then serves HTTP on
+# 127.0.0.1:8080 (Ctrl-C to stop). Data lives in ./aae-data unless AAE__DATA_DIR says otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --locked -p aae-cli
+AAE=target/release/aae
+
+echo "== aae config check"
+"$AAE" config check
+
+echo "== storing a sample landing page in the local object store"
+sample="$(mktemp -d)/index.html"
+printf '<!doctype html><title>AAE</title><h1>Hello from AAE</h1>\n' > "$sample"
+"$AAE" storage put landing_pages demo/index.html "$sample" --meta file_type=landing_page
+"$AAE" storage ls landing_pages demo/
+echo "signed download URL (valid 1 hour, served by aae serve):"
+"$AAE" storage presign landing_pages demo/index.html --method get --expires 3600
+
+echo "== aae serve (Ctrl-C to stop)"
+exec "$AAE" serve
