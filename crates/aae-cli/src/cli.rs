@@ -153,4 +153,30 @@ pub enum StorageCommand {
     },
     /// Print the CDN (or direct) URL of an object.
     CdnUrl { bucket: String, key: String },
+    /// Copy every object from one store to another, verifying each copy; re-runs skip what is
+    /// already identical. URLs: file:///path, s3://bucket[/prefix], gs://bucket[/prefix].
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub to: String,
+    /// S3 endpoint of the source (default: the configured one).
+    #[arg(long)]
+    pub from_endpoint: Option<String>,
+    /// S3 endpoint of the destination (default: the configured one).
+    #[arg(long)]
+    pub to_endpoint: Option<String>,
+    /// Objects copied at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Report what would be copied; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object: copied, skipped, failed, bytes, seconds.
+    #[arg(long)]
+    pub json: bool,
 }

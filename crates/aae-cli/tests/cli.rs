@@ -176,7 +176,7 @@ async fn serve_answers_health_and_signed_urls_then_stops_on_sigterm() {
     assert_eq!(body["services"][0]["healthy"], true);
     let page = reqwest::get(url.trim()).await.unwrap();
     assert_eq!(page.status(), 200);
-    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(page.headers()["content-type"], "text/html");
     assert_eq!(page.text().await.unwrap(), "<h1>launch</h1>");
     let forged = reqwest::get(url.trim().replace("expires=", "expires=9")).await.unwrap();
     assert_eq!(forged.status(), 403);
@@ -188,4 +188,38 @@ async fn serve_answers_health_and_signed_urls_then_stops_on_sigterm() {
     assert!(output.status.success(), "graceful exit: {:?}", output.status);
     let logs = String::from_utf8_lossy(&output.stderr);
     assert!(logs.lines().any(|l| l.starts_with('{') && l.contains("request_id")), "json logs with request ids: {logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_copies_local_objects_to_s3_and_resumes() {
+    let moto = aae_testkit::moto().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        let file = dir.path().join(format!("f{i}.txt"));
+        std::fs::write(&file, format!("object {i}")).unwrap();
+        let key = format!("users/u1/jobs/j1/code/scene_{i:03}/main.py");
+        let out = aae(dir.path(), &["storage", "put", "code", &key, file.to_str().unwrap(), "--meta", "user_id=u1"], &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let source = format!("file://{}/storage/objects/dev-aae-code", dir.path().display());
+    let target = format!("s3://{}/migrated", moto.unique_bucket("migrate-cli"));
+    let env = [
+        ("AAE__STORAGE__CREATE_BUCKETS", "true"),
+        ("AWS_ACCESS_KEY_ID", "AKIDAAETEST"),
+        ("AWS_SECRET_ACCESS_KEY", "aae-test-secret"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let args = ["storage", "migrate", "--from", &source, "--to", &target, "--to-endpoint", moto.endpoint(), "--json"];
+    let first = aae(dir.path(), &args, &env);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let summary: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!((summary["copied"].as_u64(), summary["skipped"].as_u64(), summary["failed"].as_u64()), (Some(20), Some(0), Some(0)));
+    let keys: Vec<&str> = summary.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 5, "{summary}");
+    let second = aae(dir.path(), &args, &env);
+    let summary: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!((summary["copied"].as_u64(), summary["skipped"].as_u64()), (Some(0), Some(20)));
+    let missing = aae(dir.path(), &["storage", "migrate", "--from", "file:///nonexistent/aae", "--to", &target, "--to-endpoint", moto.endpoint()], &env);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("nonexistent"), "{}", stderr(&missing));
 }

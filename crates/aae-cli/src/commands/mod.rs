@@ -1,6 +1,7 @@
 //! Command implementations.
 
 mod config_check;
+mod migrate;
 mod serve;
 mod storage;
 

@@ -17,6 +17,9 @@ fn purpose(bucket: &str) -> anyhow::Result<BucketPurpose> {
 }
 
 pub async fn run(command: StorageCommand, config: Config) -> anyhow::Result<ExitCode> {
+    if let StorageCommand::Migrate(args) = command {
+        return super::migrate::run(args, &config).await;
+    }
     let storage = StorageService::from_config(&config).await?;
     match command {
         StorageCommand::Put { bucket, key, file, content_type, meta } => {
@@ -25,7 +28,7 @@ pub async fn run(command: StorageCommand, config: Config) -> anyhow::Result<Exit
             for (k, v) in meta {
                 metadata.set(&k, v);
             }
-            let content_type = content_type.or_else(|| guess_content_type(&file).map(str::to_owned));
+            let content_type = content_type.or_else(|| aae_storage::migrate::guess_content_type(&file.to_string_lossy()).map(str::to_owned));
             let options = UploadOptions { content_type, metadata };
             let bar = progress_bar(std::fs::metadata(&file).map(|m| m.len()).ok());
             let report = |p: aae_storage::Progress| {
@@ -85,6 +88,7 @@ pub async fn run(command: StorageCommand, config: Config) -> anyhow::Result<Exit
             println!("{}", request.url);
         }
         StorageCommand::CdnUrl { bucket, key } => println!("{}", storage.cdn_url(purpose(&bucket)?, &key)?),
+        StorageCommand::Migrate(_) => unreachable_migrate()?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -102,29 +106,6 @@ pub fn progress_bar(total: Option<u64>) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// Content type from a file extension, for uploads without `--content-type`.
-pub fn guess_content_type(path: &std::path::Path) -> Option<&'static str> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css",
-        "js" => "text/javascript",
-        "json" => "application/json",
-        "txt" | "md" => "text/plain; charset=utf-8",
-        "csv" => "text/csv",
-        "pdf" => "application/pdf",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "svg" => "image/svg+xml",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        "mov" => "video/quicktime",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "zip" => "application/zip",
-        "py" => "text/x-python",
-        _ => return None,
-    })
+fn unreachable_migrate() -> anyhow::Result<()> {
+    anyhow::bail!("migrate is handled before the storage service is built")
 }

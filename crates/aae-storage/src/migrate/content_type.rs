@@ -50,7 +50,7 @@ const TABLE: &[(&str, &str)] = &[
 ];
 
 /// The content type for `key`'s extension, if it is a known one.
-pub(crate) fn guess(key: &str) -> Option<&'static str> {
+pub fn guess(key: &str) -> Option<&'static str> {
     let name = key.rsplit('/').next()?;
     let (stem, extension) = name.rsplit_once('.')?;
     if stem.is_empty() {

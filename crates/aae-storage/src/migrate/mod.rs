@@ -18,6 +18,7 @@
 
 mod checksum;
 mod content_type;
+pub use content_type::guess as guess_content_type;
 mod copy;
 mod location;
 
@@ -237,6 +238,7 @@ pub async fn migrate(
         "migration listed"
     );
     progress(tally.snapshot());
+    eprintln!("TEMP opened+listed in {:.3} s", started.elapsed().as_secs_f64());
 
     let copier = Arc::new(Copier::new(endpoints, options.clone(), tally));
     let mut summary = MigrateSummary { dry_run: options.dry_run, ..MigrateSummary::default() };
