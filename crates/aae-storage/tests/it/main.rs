@@ -1,5 +1,6 @@
 //! The storage crate's integration tests: one binary, one module per area.
 
+mod cdn;
 mod conformance;
 mod properties;
 mod resilience;
