@@ -33,7 +33,8 @@ pub struct GlobalArgs {
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
-    let (key, value) = s.split_once('=').ok_or_else(|| format!("`{s}` must look like key=value, e.g. storage.backend=s3"))?;
+    let (key, value) =
+        s.split_once('=').ok_or_else(|| format!("`{s}` must look like key=value, e.g. storage.backend=s3"))?;
     if key.trim().is_empty() {
         return Err(format!("`{s}` has an empty key"));
     }

@@ -83,7 +83,8 @@ fn storage_commands_round_trip_on_local_files() {
     let file = dir.path().join("banner.png");
     std::fs::write(&file, b"\x89PNG fake banner").unwrap();
     let key = "creatives/c1/banner 300x250.png";
-    let put = aae(dir.path(), &["storage", "put", "creatives", key, file.to_str().unwrap(), "--meta", "user_id=u1"], &[]);
+    let put =
+        aae(dir.path(), &["storage", "put", "creatives", key, file.to_str().unwrap(), "--meta", "user_id=u1"], &[]);
     assert!(put.status.success(), "{}", stderr(&put));
     let result: serde_json::Value = serde_json::from_slice(&put.stdout).unwrap();
     assert_eq!(result["size"], 16);
@@ -103,10 +104,14 @@ fn storage_commands_round_trip_on_local_files() {
     let presign = aae(dir.path(), &["storage", "presign", "creatives", key, "--method", "get", "--expires", "60"], &[]);
     let url = stdout(&presign);
     assert_eq!(url.lines().count(), 1, "prints only the url: {url}");
-    assert!(url.starts_with("http://127.0.0.1:8080/api/v1/files/dev-aae-creatives/creatives/c1/banner%20300x250.png?"), "{url}");
+    assert!(
+        url.starts_with("http://127.0.0.1:8080/api/v1/files/dev-aae-creatives/creatives/c1/banner%20300x250.png?"),
+        "{url}"
+    );
     let bad = aae(dir.path(), &["storage", "presign", "creatives", key, "--method", "get", "--expires", "0"], &[]);
     assert!(!bad.status.success() && stderr(&bad).contains("604800"), "{}", stderr(&bad));
-    let cdn = aae(dir.path(), &["storage", "cdn-url", "creatives", key], &[("AAE__STORAGE__CDN__DOMAIN", "cdn.example.com")]);
+    let cdn =
+        aae(dir.path(), &["storage", "cdn-url", "creatives", key], &[("AAE__STORAGE__CDN__DOMAIN", "cdn.example.com")]);
     assert_eq!(stdout(&cdn).trim(), "https://cdn.example.com/creatives/c1/banner%20300x250.png");
     let rm = aae(dir.path(), &["storage", "rm", "creatives", key], &[]);
     assert!(rm.status.success());
@@ -151,10 +156,23 @@ async fn serve_answers_health_and_signed_urls_then_stops_on_sigterm() {
     let file = dir.path().join("page.html");
     std::fs::write(&file, b"<h1>launch</h1>").unwrap();
     let env = [("AAE__SERVER__PORT", port_text.as_str()), ("AAE__LOG__FORMAT", "json")];
-    assert!(aae(dir.path(), &["storage", "put", "landing_pages", "launch/index.html", file.to_str().unwrap()], &env).status.success());
-    let url = stdout(&aae(dir.path(), &["storage", "presign", "landing_pages", "launch/index.html", "--method", "get"], &env));
+    assert!(
+        aae(dir.path(), &["storage", "put", "landing_pages", "launch/index.html", file.to_str().unwrap()], &env)
+            .status
+            .success()
+    );
+    let url = stdout(&aae(
+        dir.path(),
+        &["storage", "presign", "landing_pages", "launch/index.html", "--method", "get"],
+        &env,
+    ));
     let mut command = Command::new(env!("CARGO_BIN_EXE_aae"));
-    command.args(["serve"]).current_dir(dir.path()).env("AAE__DATA_DIR", dir.path()).stdout(Stdio::null()).stderr(Stdio::piped());
+    command
+        .args(["serve"])
+        .current_dir(dir.path())
+        .env("AAE__DATA_DIR", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         command.env(k, v);
     }
@@ -198,7 +216,8 @@ async fn migrate_copies_local_objects_to_s3_and_resumes() {
         let file = dir.path().join(format!("f{i}.txt"));
         std::fs::write(&file, format!("object {i}")).unwrap();
         let key = format!("users/u1/jobs/j1/code/scene_{i:03}/main.py");
-        let out = aae(dir.path(), &["storage", "put", "code", &key, file.to_str().unwrap(), "--meta", "user_id=u1"], &[]);
+        let out =
+            aae(dir.path(), &["storage", "put", "code", &key, file.to_str().unwrap(), "--meta", "user_id=u1"], &[]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let source = format!("file://{}/storage/objects/dev-aae-code", dir.path().display());
@@ -213,13 +232,20 @@ async fn migrate_copies_local_objects_to_s3_and_resumes() {
     let first = aae(dir.path(), &args, &env);
     assert!(first.status.success(), "{}", stderr(&first));
     let summary: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
-    assert_eq!((summary["copied"].as_u64(), summary["skipped"].as_u64(), summary["failed"].as_u64()), (Some(20), Some(0), Some(0)));
+    assert_eq!(
+        (summary["copied"].as_u64(), summary["skipped"].as_u64(), summary["failed"].as_u64()),
+        (Some(20), Some(0), Some(0))
+    );
     let keys: Vec<&str> = summary.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys.len(), 5, "{summary}");
     let second = aae(dir.path(), &args, &env);
     let summary: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
     assert_eq!((summary["copied"].as_u64(), summary["skipped"].as_u64()), (Some(0), Some(20)));
-    let missing = aae(dir.path(), &["storage", "migrate", "--from", "file:///nonexistent/aae", "--to", &target, "--to-endpoint", moto.endpoint()], &env);
+    let missing = aae(
+        dir.path(),
+        &["storage", "migrate", "--from", "file:///nonexistent/aae", "--to", &target, "--to-endpoint", moto.endpoint()],
+        &env,
+    );
     assert!(!missing.status.success());
     assert!(stderr(&missing).contains("nonexistent"), "{}", stderr(&missing));
 }

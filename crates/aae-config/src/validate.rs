@@ -74,7 +74,10 @@ impl Config {
         }
         if let Some(url) = &self.server.public_url {
             let parsed = url::Url::parse(url).map_err(|e| {
-                ConfigError::invalid("server.public_url", format!("`{url}` is not a URL ({e}); example: https://aae.example.com"))
+                ConfigError::invalid(
+                    "server.public_url",
+                    format!("`{url}` is not a URL ({e}); example: https://aae.example.com"),
+                )
             })?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(ConfigError::invalid("server.public_url", "must start with http:// or https://"));
@@ -115,10 +118,16 @@ impl Config {
         }
         match (&cdn.key_pair_id, &cdn.private_key_path) {
             (Some(_), None) => {
-                return Err(ConfigError::invalid("storage.cdn.private_key_path", "is required with storage.cdn.key_pair_id"));
+                return Err(ConfigError::invalid(
+                    "storage.cdn.private_key_path",
+                    "is required with storage.cdn.key_pair_id",
+                ));
             }
             (None, Some(_)) => {
-                return Err(ConfigError::invalid("storage.cdn.key_pair_id", "is required with storage.cdn.private_key_path"));
+                return Err(ConfigError::invalid(
+                    "storage.cdn.key_pair_id",
+                    "is required with storage.cdn.private_key_path",
+                ));
             }
             (Some(_), Some(_)) if cdn.domain.is_none() => {
                 return Err(ConfigError::invalid("storage.cdn.domain", "is required for CloudFront signed URLs"));
@@ -127,16 +136,25 @@ impl Config {
         }
         let multipart = &storage.multipart;
         if multipart.part_size_mib < 5 || multipart.part_size_mib > 5 * 1024 {
-            return Err(ConfigError::invalid("storage.multipart.part_size_mib", "must be between 5 and 5120 (S3 part limits)"));
+            return Err(ConfigError::invalid(
+                "storage.multipart.part_size_mib",
+                "must be between 5 and 5120 (S3 part limits)",
+            ));
         }
         if multipart.concurrency == 0 || multipart.concurrency > 256 {
             return Err(ConfigError::invalid("storage.multipart.concurrency", "must be between 1 and 256"));
         }
         if storage.retry.max_backoff_ms < storage.retry.initial_backoff_ms {
-            return Err(ConfigError::invalid("storage.retry.max_backoff_ms", "must be at least storage.retry.initial_backoff_ms"));
+            return Err(ConfigError::invalid(
+                "storage.retry.max_backoff_ms",
+                "must be at least storage.retry.initial_backoff_ms",
+            ));
         }
         if storage.retry.request_timeout_secs == 0 || storage.retry.connect_timeout_secs == 0 {
-            return Err(ConfigError::invalid("storage.retry.request_timeout_secs", "timeouts must be at least 1 second"));
+            return Err(ConfigError::invalid(
+                "storage.retry.request_timeout_secs",
+                "timeouts must be at least 1 second",
+            ));
         }
         if storage.dual_write.secondary == Some(storage.backend) && storage.backend != StorageBackendKind::Memory {
             return Err(ConfigError::invalid(
@@ -161,7 +179,10 @@ impl Config {
             return Err(ConfigError::invalid(&key, format!("bucket name `{name}` {why}; format is name[/prefix]")));
         }
         if prefix.split('/').any(|s| s == "..") || prefix.chars().any(char::is_control) {
-            return Err(ConfigError::invalid(&key, format!("prefix `{prefix}` may not contain `..` or control characters")));
+            return Err(ConfigError::invalid(
+                &key,
+                format!("prefix `{prefix}` may not contain `..` or control characters"),
+            ));
         }
         Ok(BucketLocation { purpose, name, prefix })
     }

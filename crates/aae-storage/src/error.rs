@@ -232,7 +232,10 @@ mod tests {
 
     #[test]
     fn classifies_generic_errors() {
-        assert_eq!(classify_text("Server returned non-2xx status code: 503 Service Unavailable"), StorageErrorKind::Unavailable);
+        assert_eq!(
+            classify_text("Server returned non-2xx status code: 503 Service Unavailable"),
+            StorageErrorKind::Unavailable
+        );
         assert_eq!(classify_text("<Code>SignatureDoesNotMatch</Code>"), StorageErrorKind::AccessDenied);
         assert_eq!(classify_text("error sending request: connection refused"), StorageErrorKind::Unavailable);
         assert_eq!(classify_text("<Code>NoSuchBucket</Code>"), StorageErrorKind::NoSuchBucket);

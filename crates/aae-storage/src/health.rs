@@ -37,7 +37,12 @@ impl StorageService {
             }
         }
         if missing.is_empty() {
-            line(service, true, format!("{}: {} buckets reachable", backend.describe(), self.locations().count()), started)
+            line(
+                service,
+                true,
+                format!("{}: {} buckets reachable", backend.describe(), self.locations().count()),
+                started,
+            )
         } else {
             line(
                 service,

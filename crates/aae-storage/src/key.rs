@@ -8,7 +8,8 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// Checks that `key` is acceptable on every backend: not empty, at most 1024 bytes of UTF-8, no
 /// leading `/`, no empty, `.` or `..` segments, no control characters.
 pub fn validate_key(key: &str) -> Result<(), StorageError> {
-    let invalid = |why: &str| Err(StorageError::new(StorageErrorKind::InvalidKey, why.to_owned()).with_key(printable(key)));
+    let invalid =
+        |why: &str| Err(StorageError::new(StorageErrorKind::InvalidKey, why.to_owned()).with_key(printable(key)));
     if key.is_empty() {
         return invalid("key must not be empty");
     }
@@ -47,7 +48,10 @@ pub fn validate_prefix(prefix: &str) -> Result<(), StorageError> {
         return if prefix.is_empty() {
             Ok(())
         } else {
-            Err(StorageError::new(StorageErrorKind::InvalidKey, "prefix must not be `/`; use an empty prefix to list everything"))
+            Err(StorageError::new(
+                StorageErrorKind::InvalidKey,
+                "prefix must not be `/`; use an empty prefix to list everything",
+            ))
         };
     }
     validate_key(trimmed)

@@ -124,13 +124,22 @@ mod tests {
     fn layouts_match_the_seeds() -> Result<(), StorageError> {
         assert_eq!(video_output("u1", "j1", 7)?, "users/u1/jobs/j1/videos/scene_007/output.mp4");
         assert_eq!(code_file("u1", "j1", "scene_007", "main.py")?, "users/u1/jobs/j1/code/scene_007/main.py");
-        assert_eq!(thumbnail_file("u1", "j1", "scene_007", "thumb.jpg")?, "users/u1/jobs/j1/thumbnails/scene_007/thumb.jpg");
+        assert_eq!(
+            thumbnail_file("u1", "j1", "scene_007", "thumb.jpg")?,
+            "users/u1/jobs/j1/thumbnails/scene_007/thumb.jpg"
+        );
         assert_eq!(temp_file("s1", 1_700_000_000, "a.bin")?, "temp/s1/1700000000/a.bin");
         let id = "campaign_20241201_120000_123456";
         assert_eq!(campaign_artifact(id, CampaignArtifact::Website)?, format!("campaigns/{id}/website/index.html"));
         assert_eq!(campaign_artifact(id, CampaignArtifact::Pdf)?, format!("campaigns/{id}/pdf/campaign_report.pdf"));
-        assert_eq!(campaign_artifact(id, CampaignArtifact::WorkflowState)?, format!("campaigns/{id}/artifacts/workflow_state.json"));
-        assert_eq!(campaign_artifact(id, CampaignArtifact::Metadata)?, format!("campaigns/{id}/metadata/campaign_metadata.json"));
+        assert_eq!(
+            campaign_artifact(id, CampaignArtifact::WorkflowState)?,
+            format!("campaigns/{id}/artifacts/workflow_state.json")
+        );
+        assert_eq!(
+            campaign_artifact(id, CampaignArtifact::Metadata)?,
+            format!("campaigns/{id}/metadata/campaign_metadata.json")
+        );
         assert_eq!(scene_dir(123), "scene_123");
         Ok(())
     }

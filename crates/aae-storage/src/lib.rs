@@ -27,7 +27,5 @@ pub use backend::{Backend, BackendOptions, build_backend};
 pub use error::{StorageError, StorageErrorKind};
 pub use key::validate_key;
 pub use resilience::{BreakerState, CircuitBreaker};
-pub use service::{
-    ObjectInfo, ObjectMetadata, PresignedRequest, StorageService, UploadOptions, UploadResult,
-};
+pub use service::{ObjectInfo, ObjectMetadata, PresignedRequest, StorageService, UploadOptions, UploadResult};
 pub use transfer::Progress;

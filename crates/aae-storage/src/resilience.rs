@@ -136,10 +136,8 @@ impl CircuitBreaker {
 
 /// Backoff before retry `attempt` (1-based): full jitter over an exponentially growing cap.
 pub(crate) fn backoff(policy: &RetryConfig, attempt: u32) -> Duration {
-    let cap = policy
-        .initial_backoff_ms
-        .saturating_mul(1u64 << attempt.saturating_sub(1).min(20))
-        .min(policy.max_backoff_ms);
+    let cap =
+        policy.initial_backoff_ms.saturating_mul(1u64 << attempt.saturating_sub(1).min(20)).min(policy.max_backoff_ms);
     Duration::from_millis(rand::thread_rng().gen_range(cap / 2..=cap.max(1)))
 }
 
@@ -161,7 +159,10 @@ where
         };
         if !retryable || attempt >= policy.max_retries || started.elapsed() >= deadline {
             return outcome.map_err(|e| {
-                StorageError::new(StorageErrorKind::Unavailable, format!("request failed after {} attempts: {}", attempt + 1, e.without_url()))
+                StorageError::new(
+                    StorageErrorKind::Unavailable,
+                    format!("request failed after {} attempts: {}", attempt + 1, e.without_url()),
+                )
             });
         }
         attempt += 1;

@@ -128,9 +128,8 @@ impl StorageService {
         let storage = &config.storage;
         let mut buckets = BTreeMap::new();
         for purpose in BucketPurpose::ALL {
-            let location = config
-                .bucket(purpose)
-                .map_err(|e| StorageError::new(StorageErrorKind::InvalidInput, e.to_string()))?;
+            let location =
+                config.bucket(purpose).map_err(|e| StorageError::new(StorageErrorKind::InvalidInput, e.to_string()))?;
             buckets.insert(purpose, location);
         }
         let primary = build_backend(storage.backend, &options).await?;
@@ -236,13 +235,10 @@ impl StorageService {
         Fut: Future<Output = Result<T, object_store::Error>>,
     {
         let store = side.backend.store(bucket)?;
-        side.breaker
-            .call(async { op(store).await.map_err(StorageError::from_object_store) })
-            .await
-            .map_err(|e| {
-                let e = if e.bucket.is_none() { e.with_bucket(bucket) } else { e };
-                if key.is_empty() || e.key.is_some() { e } else { e.with_key(key) }
-            })
+        side.breaker.call(async { op(store).await.map_err(StorageError::from_object_store) }).await.map_err(|e| {
+            let e = if e.bucket.is_none() { e.with_bucket(bucket) } else { e };
+            if key.is_empty() || e.key.is_some() { e } else { e.with_key(key) }
+        })
     }
 
     /// Creates the bucket on `side` once when bucket creation is enabled.
@@ -292,7 +288,10 @@ impl StorageService {
     ) -> Result<PresignedRequest, StorageError> {
         let content_type = content_type.trim();
         if content_type.is_empty() || content_type.chars().any(|c| c.is_control() || !c.is_ascii()) {
-            return Err(StorageError::new(StorageErrorKind::InvalidInput, "content type must be a non-empty ASCII media type such as image/png"));
+            return Err(StorageError::new(
+                StorageErrorKind::InvalidInput,
+                "content type must be a non-empty ASCII media type such as image/png",
+            ));
         }
         self.presign(PresignMethod::Put, purpose, key, Some(content_type), expires).await
     }
@@ -351,14 +350,22 @@ impl StorageService {
             let outcome = async {
                 self.ensure_bucket(secondary, true, &bucket).await?;
                 let opts = PutOptions { attributes, ..Default::default() };
-                self.run(secondary, &bucket, key, |store| async move { store.put_opts(&path, payload, opts).await }).await
+                self.run(secondary, &bucket, key, |store| async move { store.put_opts(&path, payload, opts).await })
+                    .await
             }
             .await;
             if let Err(error) = outcome {
                 tracing::warn!(%error, bucket = %bucket, key, "dual-write to the secondary store failed");
             }
         }
-        Ok(UploadResult { url: self.cdn_url(purpose, key)?, bucket, key: key.to_owned(), etag: result.e_tag, version_id: result.version, size })
+        Ok(UploadResult {
+            url: self.cdn_url(purpose, key)?,
+            bucket,
+            key: key.to_owned(),
+            etag: result.e_tag,
+            version_id: result.version,
+            size,
+        })
     }
 
     /// Reads a whole object with its info (reads fall back to the secondary in dual-write mode).
@@ -379,11 +386,12 @@ impl StorageService {
         let bucket = self.location(purpose).name.clone();
         let path = Path::parse(&full).map_err(|e| StorageError::new(StorageErrorKind::InvalidKey, e.to_string()))?;
         for side in std::iter::once(&self.primary).chain(self.secondary.as_ref()) {
-            let result = self.run(side, &bucket, key, |store| {
-                let path = path.clone();
-                async move { store.delete(&path).await }
-            })
-            .await;
+            let result = self
+                .run(side, &bucket, key, |store| {
+                    let path = path.clone();
+                    async move { store.delete(&path).await }
+                })
+                .await;
             match result {
                 Ok(()) => {}
                 Err(e) if e.kind == StorageErrorKind::NotFound => {}
@@ -423,26 +431,40 @@ impl StorageService {
     }
 
     /// Runs a read on the primary, and on the secondary when the primary has no such object.
-    pub(crate) async fn read_with_fallback<'a, T, F, Fut>(&'a self, bucket: &str, key: &str, read: F) -> Result<T, StorageError>
+    pub(crate) async fn read_with_fallback<'a, T, F, Fut>(
+        &'a self,
+        bucket: &str,
+        key: &str,
+        read: F,
+    ) -> Result<T, StorageError>
     where
         F: Fn(&'a Side) -> Fut,
         Fut: Future<Output = Result<T, StorageError>>,
     {
         match read(&self.primary).await {
-            Err(e) if matches!(e.kind, StorageErrorKind::NotFound | StorageErrorKind::NoSuchBucket) => match &self.secondary {
-                Some(secondary) => {
-                    tracing::debug!(bucket, key, "object missing on primary, reading from secondary");
-                    read(secondary).await.map_err(|fallback| if fallback.kind == StorageErrorKind::NotFound { e } else { fallback })
+            Err(e) if matches!(e.kind, StorageErrorKind::NotFound | StorageErrorKind::NoSuchBucket) => {
+                match &self.secondary {
+                    Some(secondary) => {
+                        tracing::debug!(bucket, key, "object missing on primary, reading from secondary");
+                        read(secondary)
+                            .await
+                            .map_err(|fallback| if fallback.kind == StorageErrorKind::NotFound { e } else { fallback })
+                    }
+                    None => Err(e),
                 }
-                None => Err(e),
-            },
+            }
             other => other,
         }
     }
 
     /// Objects whose keys start with `prefix`, in key order, at most `max_results` (seed 000
     /// `list_files`). Listing reads the primary store.
-    pub async fn list(&self, purpose: BucketPurpose, prefix: &str, max_results: usize) -> Result<Vec<ObjectInfo>, StorageError> {
+    pub async fn list(
+        &self,
+        purpose: BucketPurpose,
+        prefix: &str,
+        max_results: usize,
+    ) -> Result<Vec<ObjectInfo>, StorageError> {
         validate_prefix(prefix)?;
         let location = self.location(purpose);
         let full_prefix = match (location.prefix.is_empty(), prefix.is_empty()) {
@@ -459,9 +481,10 @@ impl StorageService {
             .run(&self.primary, &bucket, "", |store| {
                 let full_prefix = full_prefix.clone();
                 async move {
-                    let listing = store
-                        .list(if dir.is_empty() { None } else { Some(&dir_path) })
-                        .try_filter(move |meta| futures::future::ready(meta.location.as_ref().starts_with(full_prefix.as_str())));
+                    let listing =
+                        store.list(if dir.is_empty() { None } else { Some(&dir_path) }).try_filter(move |meta| {
+                            futures::future::ready(meta.location.as_ref().starts_with(full_prefix.as_str()))
+                        });
                     if sorted_natively {
                         listing.take(max_results).try_collect::<Vec<_>>().await
                     } else {
@@ -529,13 +552,19 @@ fn check_expiry(expires: Duration) -> Result<(), StorageError> {
     if expires.subsec_nanos() != 0 || !(1..=MAX_PRESIGN_EXPIRY_SECS).contains(&secs) {
         return Err(StorageError::new(
             StorageErrorKind::InvalidInput,
-            format!("expiry must be a whole number of seconds from 1 to {MAX_PRESIGN_EXPIRY_SECS} (7 days), got {expires:?}"),
+            format!(
+                "expiry must be a whole number of seconds from 1 to {MAX_PRESIGN_EXPIRY_SECS} (7 days), got {expires:?}"
+            ),
         ));
     }
     Ok(())
 }
 
-pub(crate) fn info_from_get(key: &str, meta: &object_store::ObjectMeta, attributes: &object_store::Attributes) -> ObjectInfo {
+pub(crate) fn info_from_get(
+    key: &str,
+    meta: &object_store::ObjectMeta,
+    attributes: &object_store::Attributes,
+) -> ObjectInfo {
     ObjectInfo {
         key: key.to_owned(),
         size: meta.size,

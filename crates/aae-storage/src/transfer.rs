@@ -77,7 +77,15 @@ impl StorageService {
         if options.metadata.original_filename.is_none() {
             options.metadata.original_filename = file.file_name().map(|n| n.to_string_lossy().into_owned());
         }
-        self.upload_stream(purpose, key, tokio::io::BufReader::with_capacity(1 << 20, handle), Some(size), &options, progress).await
+        self.upload_stream(
+            purpose,
+            key,
+            tokio::io::BufReader::with_capacity(1 << 20, handle),
+            Some(size),
+            &options,
+            progress,
+        )
+        .await
     }
 
     /// Uploads everything `reader` yields. Input shorter than the multipart threshold is sent in
@@ -118,22 +126,31 @@ impl StorageService {
             total,
             progress,
         );
-        let (result, size) = self
-            .primary
-            .breaker
-            .call(upload_future)
-            .await
-            .map_err(|e| e.with_bucket(&bucket).with_key(key))?;
+        let (result, size) =
+            self.primary.breaker.call(upload_future).await.map_err(|e| e.with_bucket(&bucket).with_key(key))?;
         if let Some(secondary) = &self.secondary
             && let Err(error) = self.replicate(secondary, &bucket, &path, attributes).await
         {
             tracing::warn!(%error, bucket = %bucket, key, "dual-write to the secondary store failed");
         }
-        Ok(UploadResult { url: self.cdn_url(purpose, key)?, bucket, key: key.to_owned(), etag: result.e_tag, version_id: result.version, size })
+        Ok(UploadResult {
+            url: self.cdn_url(purpose, key)?,
+            bucket,
+            key: key.to_owned(),
+            etag: result.e_tag,
+            version_id: result.version,
+            size,
+        })
     }
 
     /// Copies an object from the primary to the secondary store, streaming.
-    async fn replicate(&self, secondary: &Side, bucket: &str, path: &Path, attributes: object_store::Attributes) -> Result<(), StorageError> {
+    async fn replicate(
+        &self,
+        secondary: &Side,
+        bucket: &str,
+        path: &Path,
+        attributes: object_store::Attributes,
+    ) -> Result<(), StorageError> {
         self.ensure_bucket(secondary, true, bucket).await?;
         let source = self.primary.backend.store(bucket)?;
         let target = secondary.backend.store(bucket)?;
@@ -145,11 +162,26 @@ impl StorageService {
         let upload = async {
             if first.len() < part_size {
                 let opts = PutOptions { attributes, ..Default::default() };
-                target.put_opts(path, PutPayload::from_bytes(first), opts).await.map_err(StorageError::from_object_store)?;
+                target
+                    .put_opts(path, PutPayload::from_bytes(first), opts)
+                    .await
+                    .map_err(StorageError::from_object_store)?;
                 return Ok(());
             }
             let opts = PutMultipartOptions { attributes, ..Default::default() };
-            multipart_upload(target.as_ref(), path, opts, first, &mut reader, part_size, self.multipart.concurrency, None, None).await.map(|_| ())
+            multipart_upload(
+                target.as_ref(),
+                path,
+                opts,
+                first,
+                &mut reader,
+                part_size,
+                self.multipart.concurrency,
+                None,
+                None,
+            )
+            .await
+            .map(|_| ())
         };
         secondary.breaker.call(upload).await
     }
@@ -163,12 +195,16 @@ impl StorageService {
         self.read_with_fallback(&bucket, key, |side| {
             let (path, bucket) = (path.clone(), bucket.clone());
             async move {
-                let result = self.run(side, &bucket, key, |store| async move { store.get_opts(&path, GetOptions::default()).await }).await?;
+                let result = self
+                    .run(side, &bucket, key, |store| async move { store.get_opts(&path, GetOptions::default()).await })
+                    .await?;
                 let info = info_from_get(key, &result.meta, &result.attributes);
                 let (bucket, key) = (bucket.clone(), key.to_owned());
                 let stream = result
                     .into_stream()
-                    .map_err(move |e| StorageError::from_object_store(e).with_bucket(bucket.clone()).with_key(key.clone()))
+                    .map_err(move |e| {
+                        StorageError::from_object_store(e).with_bucket(bucket.clone()).with_key(key.clone())
+                    })
                     .boxed();
                 Ok((info, stream))
             }
@@ -185,7 +221,9 @@ impl StorageService {
         progress: Option<ProgressFn<'_>>,
     ) -> Result<ObjectInfo, StorageError> {
         let (info, mut stream) = self.download(purpose, key).await?;
-        let fail = |e: std::io::Error| StorageError::new(StorageErrorKind::Internal, format!("cannot write {}: {e}", file.display()));
+        let fail = |e: std::io::Error| {
+            StorageError::new(StorageErrorKind::Internal, format!("cannot write {}: {e}", file.display()))
+        };
         let tmp = file.with_extension(format!("aae-partial-{}", std::process::id()));
         let mut out = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::create(&tmp).await.map_err(fail)?);
         let mut done = 0u64;

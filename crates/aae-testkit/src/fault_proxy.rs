@@ -46,10 +46,7 @@ impl FaultProxy {
     /// Starts a proxy to `upstream`, given as `http://host:port` or `host:port` (no path; the host
     /// is resolved once, now).
     pub async fn start(upstream: &str) -> anyhow::Result<FaultProxy> {
-        let authority = upstream
-            .strip_prefix("http://")
-            .unwrap_or(upstream)
-            .trim_end_matches('/');
+        let authority = upstream.strip_prefix("http://").unwrap_or(upstream).trim_end_matches('/');
         anyhow::ensure!(
             !authority.is_empty() && !authority.contains('/') && !authority.contains("://"),
             "fault proxy upstream must be http://host:port, got {upstream:?}"
@@ -60,30 +57,16 @@ impl FaultProxy {
             .next()
             .with_context(|| format!("fault proxy upstream {authority} resolves to no address"))?;
 
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .context("bind fault proxy listener")?;
-        let addr = listener
-            .local_addr()
-            .context("fault proxy listener address")?;
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.context("bind fault proxy listener")?;
+        let addr = listener.local_addr().context("fault proxy listener address")?;
 
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client: UpstreamClient = Client::builder(TokioExecutor::new()).build(connector);
 
         let control = FaultControl::default();
-        let task = tokio::spawn(accept_loop(
-            listener,
-            upstream_addr,
-            client,
-            control.clone(),
-        ));
-        Ok(FaultProxy {
-            addr,
-            upstream: upstream_addr,
-            control,
-            task,
-        })
+        let task = tokio::spawn(accept_loop(listener, upstream_addr, client, control.clone()));
+        Ok(FaultProxy { addr, upstream: upstream_addr, control, task })
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
@@ -113,12 +96,7 @@ impl Drop for FaultProxy {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    upstream: SocketAddr,
-    client: UpstreamClient,
-    control: FaultControl,
-) {
+async fn accept_loop(listener: TcpListener, upstream: SocketAddr, client: UpstreamClient, control: FaultControl) {
     // Connections live in this set so that aborting the accept loop also ends them.
     let mut connections = JoinSet::new();
     loop {
@@ -138,15 +116,8 @@ async fn accept_loop(
         let reset = io.flag();
         let (client, control) = (client.clone(), control.clone());
         connections.spawn(async move {
-            let service = service_fn(move |req| {
-                handle(
-                    req,
-                    upstream,
-                    client.clone(),
-                    control.clone(),
-                    Arc::clone(&reset),
-                )
-            });
+            let service =
+                service_fn(move |req| handle(req, upstream, client.clone(), control.clone(), Arc::clone(&reset)));
             let result = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .serve_connection(TokioIo::new(io), service)
@@ -172,10 +143,7 @@ async fn handle(
     let latency = match control.next_action() {
         Action::Reset => {
             reset.store(true, Ordering::SeqCst);
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "reset injected by fault proxy",
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset injected by fault proxy"));
         }
         Action::Fail { latency, failure } => {
             tokio::time::sleep(latency).await;
@@ -188,20 +156,13 @@ async fn handle(
     Ok(forward(req, upstream, &client).await)
 }
 
-async fn forward(
-    req: Request<Incoming>,
-    upstream: SocketAddr,
-    client: &UpstreamClient,
-) -> Response<ProxyBody> {
+async fn forward(req: Request<Incoming>, upstream: SocketAddr, client: &UpstreamClient) -> Response<ProxyBody> {
     let (mut parts, body) = req.into_parts();
     let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     parts.uri = match Uri::try_from(format!("http://{upstream}{path}")) {
         Ok(uri) => uri,
         Err(error) => {
-            return plain_response(
-                StatusCode::BAD_REQUEST,
-                &format!("bad request target: {error}"),
-            );
+            return plain_response(StatusCode::BAD_REQUEST, &format!("bad request target: {error}"));
         }
     };
     // `Host` is left as the client sent it; the client only adds one if it is missing.
@@ -214,10 +175,7 @@ async fn forward(
         }
         Err(error) => {
             tracing::debug!(%error, %upstream, "fault proxy upstream request failed");
-            plain_response(
-                StatusCode::BAD_GATEWAY,
-                &format!("fault proxy: upstream {upstream} failed: {error}"),
-            )
+            plain_response(StatusCode::BAD_GATEWAY, &format!("fault proxy: upstream {upstream} failed: {error}"))
         }
     }
 }
@@ -225,10 +183,8 @@ async fn forward(
 /// An S3-style XML error answer. The request body is read and dropped first (unless the client
 /// waits for `100 Continue`) so the connection can serve the next request.
 async fn failure_response(req: Request<Incoming>, failure: &Failure) -> Response<Full<Bytes>> {
-    let expects_continue = req
-        .headers()
-        .get(header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let expects_continue =
+        req.headers().get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let resource = xml_escape(req.uri().path());
     if !expects_continue {
         let mut body = req.into_body();
@@ -246,13 +202,9 @@ async fn failure_response(req: Request<Incoming>, failure: &Failure) -> Response
         code = xml_escape(&failure.code),
     );
     let mut response = Response::new(Full::new(Bytes::from(xml)));
-    *response.status_mut() =
-        StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
     if let Ok(id) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amz-request-id", id);
     }
@@ -262,10 +214,7 @@ async fn failure_response(req: Request<Incoming>, failure: &Failure) -> Response
 fn plain_response(status: StatusCode, text: &str) -> Response<ProxyBody> {
     let mut response = Response::new(Either::Right(Full::new(Bytes::from(text.to_owned()))));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
 }
 
@@ -298,10 +247,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -311,16 +257,10 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_are_removed() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("keep-alive, x-hop"),
-        );
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-hop"));
         headers.insert("x-hop", HeaderValue::from_static("1"));
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        headers.insert(
-            header::TRANSFER_ENCODING,
-            HeaderValue::from_static("chunked"),
-        );
+        headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:9"));
         headers.insert("x-amz-date", HeaderValue::from_static("20250101T000000Z"));
         strip_hop_by_hop(&mut headers);

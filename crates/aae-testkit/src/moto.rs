@@ -34,22 +34,15 @@ pub async fn moto() -> anyhow::Result<Moto> {
         .unwrap_or_else(|| DEFAULT_MOTO_ENDPOINT.to_owned())
         .trim_end_matches('/')
         .to_owned();
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .context("build http client")?;
+    let http =
+        reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().context("build http client")?;
     let moto = Moto { endpoint, http };
 
     if moto.answers().await {
         return Ok(moto);
     }
-    let url = url_host_port(&moto.endpoint).with_context(|| {
-        format!(
-            "{MOTO_ENDPOINT_ENV}={} is not an http://host:port url",
-            moto.endpoint
-        )
-    })?;
+    let url = url_host_port(&moto.endpoint)
+        .with_context(|| format!("{MOTO_ENDPOINT_ENV}={} is not an http://host:port url", moto.endpoint))?;
     anyhow::ensure!(
         matches!(url.0.as_str(), "127.0.0.1" | "localhost" | "[::1]"),
         "moto does not answer at {} and it is not on this machine",
@@ -57,11 +50,7 @@ pub async fn moto() -> anyhow::Result<Moto> {
     );
 
     static SCRIPT_RUN: OnceCell<Result<(), String>> = OnceCell::const_new();
-    SCRIPT_RUN
-        .get_or_init(|| run_test_servers_script(url.1))
-        .await
-        .clone()
-        .map_err(anyhow::Error::msg)?;
+    SCRIPT_RUN.get_or_init(|| run_test_servers_script(url.1)).await.clone().map_err(anyhow::Error::msg)?;
 
     // The script waits until moto answers; allow a short grace period all the same.
     for _ in 0..50 {
@@ -70,11 +59,7 @@ pub async fn moto() -> anyhow::Result<Moto> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!(
-        "moto does not answer at {} after running {}",
-        moto.endpoint,
-        script_path().display()
-    )
+    anyhow::bail!("moto does not answer at {} after running {}", moto.endpoint, script_path().display())
 }
 
 impl Moto {
@@ -108,12 +93,7 @@ impl Moto {
     /// Creates `bucket` on moto (an anonymous `PUT /bucket`; moto checks no signature).
     pub async fn create_bucket(&self, bucket: &str) -> anyhow::Result<()> {
         let url = format!("{}/{bucket}", self.endpoint);
-        let response = self
-            .http
-            .put(&url)
-            .send()
-            .await
-            .with_context(|| format!("PUT {url}"))?;
+        let response = self.http.put(&url).send().await.with_context(|| format!("PUT {url}"))?;
         let status = response.status();
         anyhow::ensure!(status.is_success(), "PUT {url} answered {status}");
         Ok(())
@@ -121,12 +101,7 @@ impl Moto {
 
     async fn answers(&self) -> bool {
         let url = format!("{}/moto-api/", self.endpoint);
-        let probe = self
-            .http
-            .get(url)
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await;
+        let probe = self.http.get(url).timeout(Duration::from_secs(2)).send().await;
         matches!(probe, Ok(r) if r.status().is_success())
     }
 }
@@ -135,11 +110,7 @@ impl Moto {
 pub fn unique_bucket(prefix: &str) -> String {
     let mut base = String::with_capacity(prefix.len());
     for c in prefix.chars().map(|c| c.to_ascii_lowercase()) {
-        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            c
-        } else {
-            '-'
-        };
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
         // No leading '-' and no runs of '-' (which also rules out the reserved "xn--" prefix).
         if c != '-' || !(base.is_empty() || base.ends_with('-')) {
             base.push(c);
@@ -199,23 +170,12 @@ mod tests {
 
     #[test]
     fn unique_bucket_names_are_valid_and_distinct() {
-        for prefix in [
-            "",
-            "My_Test.Bucket",
-            "---x",
-            "xn--abc",
-            &"a".repeat(100),
-            "ok-",
-        ] {
+        for prefix in ["", "My_Test.Bucket", "---x", "xn--abc", &"a".repeat(100), "ok-"] {
             let a = unique_bucket(prefix);
             let b = unique_bucket(prefix);
             assert_ne!(a, b);
             assert!((3..=63).contains(&a.len()), "{a}");
-            assert!(
-                a.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
-                "{a}"
-            );
+            assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{a}");
             assert!(a.starts_with(|c: char| c.is_ascii_alphanumeric()), "{a}");
             assert!(!a.starts_with("xn--") && !a.contains("--"), "{a}");
         }
@@ -224,18 +184,9 @@ mod tests {
 
     #[test]
     fn host_port_of_endpoint() {
-        assert_eq!(
-            url_host_port("http://127.0.0.1:5000"),
-            Some(("127.0.0.1".into(), 5000))
-        );
-        assert_eq!(
-            url_host_port("http://localhost/x"),
-            Some(("localhost".into(), 80))
-        );
-        assert_eq!(
-            url_host_port("http://[::1]:5001"),
-            Some(("[::1]".into(), 5001))
-        );
+        assert_eq!(url_host_port("http://127.0.0.1:5000"), Some(("127.0.0.1".into(), 5000)));
+        assert_eq!(url_host_port("http://localhost/x"), Some(("localhost".into(), 80)));
+        assert_eq!(url_host_port("http://[::1]:5001"), Some(("[::1]".into(), 5001)));
         assert_eq!(url_host_port("https://x:1"), None);
     }
 }

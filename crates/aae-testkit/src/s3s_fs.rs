@@ -29,22 +29,15 @@ pub struct S3sFs {
 
 impl std::fmt::Debug for S3sFs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3sFs")
-            .field("addr", &self.addr)
-            .field("root", &self.root.path())
-            .finish()
+        f.debug_struct("S3sFs").field("addr", &self.addr).field("root", &self.root.path()).finish()
     }
 }
 
 /// Starts an s3s-fs server (see [`S3sFs`]). Must be called inside a tokio runtime; the server
 /// runs on that runtime.
 pub async fn start_s3s_fs() -> anyhow::Result<S3sFs> {
-    let root = tempfile::Builder::new()
-        .prefix("aae-s3s-fs-")
-        .tempdir()
-        .context("create s3s-fs root directory")?;
-    let fs = s3s_fs::FileSystem::new(root.path())
-        .map_err(|e| anyhow::anyhow!("create s3s-fs file system: {e:?}"))?;
+    let root = tempfile::Builder::new().prefix("aae-s3s-fs-").tempdir().context("create s3s-fs root directory")?;
+    let fs = s3s_fs::FileSystem::new(root.path()).map_err(|e| anyhow::anyhow!("create s3s-fs file system: {e:?}"))?;
 
     let service = {
         let mut builder = S3ServiceBuilder::new(fs);
@@ -52,9 +45,7 @@ pub async fn start_s3s_fs() -> anyhow::Result<S3sFs> {
         builder.build()
     };
 
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .context("bind s3s-fs listener")?;
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.context("bind s3s-fs listener")?;
     let addr = listener.local_addr().context("s3s-fs listener address")?;
 
     let task = tokio::spawn(async move {
@@ -75,9 +66,7 @@ pub async fn start_s3s_fs() -> anyhow::Result<S3sFs> {
             if let Err(error) = socket.set_nodelay(true) {
                 tracing::warn!(%error, "s3s-fs set_nodelay failed");
             }
-            let conn = http
-                .serve_connection(TokioIo::new(socket), service.clone())
-                .into_owned();
+            let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
             connections.spawn(async move {
                 if let Err(error) = conn.await {
                     tracing::debug!(%error, "s3s-fs connection ended with an error");
@@ -124,8 +113,7 @@ impl S3sFs {
             "invalid bucket name {name:?}"
         );
         let dir = self.root.path().join(name);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("create bucket directory {}", dir.display()))
+        std::fs::create_dir_all(&dir).with_context(|| format!("create bucket directory {}", dir.display()))
     }
 }
 

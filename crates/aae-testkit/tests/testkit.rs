@@ -17,11 +17,7 @@ use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("build reqwest client")
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().expect("build reqwest client")
 }
 
 fn hmac(key: &[u8], data: &str) -> Vec<u8> {
@@ -50,10 +46,8 @@ fn signed(
          {signed_headers}\n{payload_hash}"
     );
     let scope = format!("{date}/{REGION}/s3/aws4_request");
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    );
+    let string_to_sign =
+        format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", hex::encode(Sha256::digest(canonical_request.as_bytes())));
     let mut key = hmac(format!("AWS4{secret}").as_bytes(), &date);
     for part in [REGION, "s3", "aws4_request"] {
         key = hmac(&key, part);
@@ -80,56 +74,29 @@ async fn s3s_fs_accepts_the_right_secret_and_rejects_a_wrong_one() -> anyhow::Re
     s3.create_bucket("photos")?;
     let client = http();
     let endpoint = s3.endpoint();
-    let put = signed(
-        &client,
-        reqwest::Method::PUT,
-        &endpoint,
-        "/photos/a.txt",
-        b"hello".to_vec(),
-        SECRET_KEY,
-    );
+    let put = signed(&client, reqwest::Method::PUT, &endpoint, "/photos/a.txt", b"hello".to_vec(), SECRET_KEY);
     let response = put.send().await?;
     assert_eq!(response.status(), 200, "{}", response.text().await?);
     assert_eq!(std::fs::read(s3.root().join("photos/a.txt"))?, b"hello");
 
-    let get = signed(
-        &client,
-        reqwest::Method::GET,
-        &endpoint,
-        "/photos/a.txt",
-        vec![],
-        SECRET_KEY,
-    );
+    let get = signed(&client, reqwest::Method::GET, &endpoint, "/photos/a.txt", vec![], SECRET_KEY);
     let response = get.send().await?;
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await?, "hello");
 
-    let wrong = signed(
-        &client,
-        reqwest::Method::GET,
-        &endpoint,
-        "/photos/a.txt",
-        vec![],
-        "not-the-secret",
-    );
+    let wrong = signed(&client, reqwest::Method::GET, &endpoint, "/photos/a.txt", vec![], "not-the-secret");
     let response = wrong.send().await?;
     assert_eq!(response.status(), 403);
     let body = response.text().await?;
     assert!(body.contains("SignatureDoesNotMatch"), "{body}");
 
-    let unsigned = client
-        .get(format!("{endpoint}/photos/a.txt"))
-        .send()
-        .await?;
+    let unsigned = client.get(format!("{endpoint}/photos/a.txt")).send().await?;
     assert_eq!(unsigned.status(), 403);
 
     let addr = s3.addr();
     drop(s3);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(
-        tokio::net::TcpStream::connect(addr).await.is_err(),
-        "s3s-fs still listens after drop"
-    );
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "s3s-fs still listens after drop");
     Ok(())
 }
 
@@ -147,27 +114,14 @@ async fn start_echo_upstream() -> anyhow::Result<(SocketAddr, Arc<AtomicU64>)> {
                     let counter = Arc::clone(&counter);
                     async move {
                         counter.fetch_add(1, Ordering::SeqCst);
-                        let host = req
-                            .headers()
-                            .get("host")
-                            .and_then(|h| h.to_str().ok())
-                            .unwrap_or("-")
-                            .to_owned();
+                        let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("-").to_owned();
                         let head = format!("host={host} {} {}", req.method(), req.uri());
-                        let len = req
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes().len())
-                            .unwrap_or(0);
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!(
-                            "{head} len={len}"
-                        )))))
+                        let len = req.into_body().collect().await.map(|b| b.to_bytes().len()).unwrap_or(0);
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!("{head} len={len}")))))
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(socket), service)
-                    .await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
             });
         }
     });
@@ -184,98 +138,43 @@ async fn fault_proxy_forwards_and_injects_faults() -> anyhow::Result<()> {
 
     // Plain forwarding: Host kept as sent to the proxy, path and query kept, body streamed.
     let body = vec![7u8; 1 << 20];
-    let text = client
-        .put(format!("{endpoint}/b/k?x=1"))
-        .body(body)
-        .send()
-        .await?
-        .text()
-        .await?;
-    assert_eq!(
-        text,
-        format!("host={} PUT /b/k?x=1 len={}", proxy.addr(), 1 << 20)
-    );
-    assert_eq!(
-        (
-            control.requests(),
-            control.forwarded(),
-            hits.load(Ordering::SeqCst)
-        ),
-        (1, 1, 1)
-    );
+    let text = client.put(format!("{endpoint}/b/k?x=1")).body(body).send().await?.text().await?;
+    assert_eq!(text, format!("host={} PUT /b/k?x=1 len={}", proxy.addr(), 1 << 20));
+    assert_eq!((control.requests(), control.forwarded(), hits.load(Ordering::SeqCst)), (1, 1, 1));
 
     // Injected S3 errors do not reach the upstream, and count as requests.
     control.fail_next(2, 503, "SlowDown");
     for _ in 0..2 {
-        let response = client
-            .put(format!("{endpoint}/b/k"))
-            .body("abc")
-            .send()
-            .await?;
+        let response = client.put(format!("{endpoint}/b/k")).body("abc").send().await?;
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()["content-type"], "application/xml");
         let xml = response.text().await?;
-        assert!(
-            xml.contains("<Error><Code>SlowDown</Code><Message>"),
-            "{xml}"
-        );
+        assert!(xml.contains("<Error><Code>SlowDown</Code><Message>"), "{xml}");
         assert!(xml.contains("<Resource>/b/k</Resource>"), "{xml}");
     }
-    assert_eq!(
-        (
-            control.requests(),
-            control.forwarded(),
-            hits.load(Ordering::SeqCst)
-        ),
-        (3, 1, 1)
-    );
+    assert_eq!((control.requests(), control.forwarded(), hits.load(Ordering::SeqCst)), (3, 1, 1));
     let response = client.get(format!("{endpoint}/b/k")).send().await?;
     assert_eq!(response.status(), 200);
     assert_eq!(hits.load(Ordering::SeqCst), 2);
 
     // Reset: the request fails at the transport level, the next one (same client) succeeds.
     control.reset_next(1);
-    let error = client
-        .get(format!("{endpoint}/r"))
-        .send()
-        .await
-        .expect_err("reset request must fail");
+    let error = client.get(format!("{endpoint}/r")).send().await.expect_err("reset request must fail");
     assert!(!error.is_status(), "{error:?}");
-    assert_eq!(
-        client.get(format!("{endpoint}/r")).send().await?.status(),
-        200
-    );
+    assert_eq!(client.get(format!("{endpoint}/r")).send().await?.status(), 200);
     assert_eq!((control.requests(), hits.load(Ordering::SeqCst)), (6, 3));
 
     // Latency.
     control.set_latency(Duration::from_millis(300));
     let started = Instant::now();
-    assert_eq!(
-        client
-            .get(format!("{endpoint}/slow"))
-            .send()
-            .await?
-            .status(),
-        200
-    );
-    assert!(
-        started.elapsed() >= Duration::from_millis(300),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_eq!(client.get(format!("{endpoint}/slow")).send().await?.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
     control.set_latency(Duration::ZERO);
 
     // Blackhole: no answer until it is lifted; the held request then goes through.
     control.blackhole(true);
-    let held = client
-        .get(format!("{endpoint}/held"))
-        .timeout(Duration::from_millis(300))
-        .send()
-        .await;
-    assert!(
-        held.as_ref().is_err_and(reqwest::Error::is_timeout),
-        "{held:?}"
-    );
+    let held = client.get(format!("{endpoint}/held")).timeout(Duration::from_millis(300)).send().await;
+    assert!(held.as_ref().is_err_and(reqwest::Error::is_timeout), "{held:?}");
     let later = tokio::spawn({
         let client = client.clone();
         let url = format!("{endpoint}/later");
@@ -301,19 +200,11 @@ async fn fault_proxy_reset_is_a_tcp_rst() -> anyhow::Result<()> {
     let proxy = FaultProxy::start(&upstream.to_string()).await?;
     proxy.control().reset_next(1);
     let mut socket = tokio::net::TcpStream::connect(proxy.addr()).await?;
-    socket
-        .write_all(b"GET /x HTTP/1.1\r\nhost: a\r\n\r\n")
-        .await?;
+    socket.write_all(b"GET /x HTTP/1.1\r\nhost: a\r\n\r\n").await?;
     let mut buf = [0u8; 64];
     let read = socket.read(&mut buf).await;
-    assert_eq!(
-        read.map_err(|e| e.kind()),
-        Err(std::io::ErrorKind::ConnectionReset)
-    );
-    assert_eq!(
-        (proxy.control().requests(), hits.load(Ordering::SeqCst)),
-        (1, 0)
-    );
+    assert_eq!(read.map_err(|e| e.kind()), Err(std::io::ErrorKind::ConnectionReset));
+    assert_eq!((proxy.control().requests(), hits.load(Ordering::SeqCst)), (1, 0));
     Ok(())
 }
 
@@ -325,46 +216,18 @@ async fn fault_proxy_keeps_sigv4_valid_in_front_of_s3s_fs() -> anyhow::Result<()
     let endpoint = proxy.endpoint();
     let client = http();
 
-    let put = signed(
-        &client,
-        reqwest::Method::PUT,
-        &endpoint,
-        "/docs/x.bin",
-        vec![1; 4096],
-        SECRET_KEY,
-    );
+    let put = signed(&client, reqwest::Method::PUT, &endpoint, "/docs/x.bin", vec![1; 4096], SECRET_KEY);
     let response = put.send().await?;
     assert_eq!(response.status(), 200, "{}", response.text().await?);
-    let head = signed(
-        &client,
-        reqwest::Method::HEAD,
-        &endpoint,
-        "/docs/x.bin",
-        vec![],
-        SECRET_KEY,
-    );
+    let head = signed(&client, reqwest::Method::HEAD, &endpoint, "/docs/x.bin", vec![], SECRET_KEY);
     let response = head.send().await?;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-length"], "4096");
 
     proxy.control().fail_next(1, 503, "SlowDown");
-    let get = signed(
-        &client,
-        reqwest::Method::GET,
-        &endpoint,
-        "/docs/x.bin",
-        vec![],
-        SECRET_KEY,
-    );
+    let get = signed(&client, reqwest::Method::GET, &endpoint, "/docs/x.bin", vec![], SECRET_KEY);
     assert_eq!(get.send().await?.status(), 503);
-    let get = signed(
-        &client,
-        reqwest::Method::GET,
-        &endpoint,
-        "/docs/x.bin",
-        vec![],
-        SECRET_KEY,
-    );
+    let get = signed(&client, reqwest::Method::GET, &endpoint, "/docs/x.bin", vec![], SECRET_KEY);
     assert_eq!(get.send().await?.bytes().await?.len(), 4096);
     assert_eq!(proxy.control().requests(), 4);
     Ok(())
@@ -375,19 +238,13 @@ async fn moto_is_started_on_demand_and_buckets_are_unique() -> anyhow::Result<()
     let moto = aae_testkit::moto().await?;
     assert!(moto.endpoint().starts_with("http://"));
     let bucket = moto.unique_bucket("Testkit_Moto");
-    assert!(
-        bucket.starts_with("testkit-moto-") && bucket.len() <= 63,
-        "{bucket}"
-    );
+    assert!(bucket.starts_with("testkit-moto-") && bucket.len() <= 63, "{bucket}");
     assert_ne!(bucket, moto.unique_bucket("Testkit_Moto"));
     moto.create_bucket(&bucket).await?;
 
     // Through the proxy: moto sees the request, listing the new empty bucket works.
     let proxy = FaultProxy::start(moto.endpoint()).await?;
-    let response = http()
-        .get(format!("{}/{bucket}?list-type=2", proxy.endpoint()))
-        .send()
-        .await?;
+    let response = http().get(format!("{}/{bucket}?list-type=2", proxy.endpoint())).send().await?;
     assert_eq!(response.status(), 200);
     let xml = response.text().await?;
     assert!(xml.contains(&format!("<Name>{bucket}</Name>")), "{xml}");

@@ -128,10 +128,7 @@ impl FromStr for BucketPurpose {
     /// Accepts the configuration spelling (`landing_pages`) and the dashed one (`landing-pages`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let normalized = s.trim().to_ascii_lowercase().replace('-', "_");
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == normalized)
-            .ok_or_else(|| UnknownBucket(s.to_owned()))
+        Self::ALL.into_iter().find(|p| p.as_str() == normalized).ok_or_else(|| UnknownBucket(s.to_owned()))
     }
 }
 
@@ -141,10 +138,7 @@ mod tests {
 
     #[test]
     fn default_names_follow_environment_prefix() {
-        assert_eq!(
-            BucketPurpose::LandingPages.default_bucket_name(Environment::Development),
-            "dev-aae-landing-pages"
-        );
+        assert_eq!(BucketPurpose::LandingPages.default_bucket_name(Environment::Development), "dev-aae-landing-pages");
         assert_eq!(
             BucketPurpose::CampaignOutputs.default_bucket_name(Environment::Production),
             "prod-aae-campaign-outputs"

@@ -28,7 +28,8 @@ pub async fn run(command: StorageCommand, config: Config) -> anyhow::Result<Exit
             for (k, v) in meta {
                 metadata.set(&k, v);
             }
-            let content_type = content_type.or_else(|| aae_storage::migrate::guess_content_type(&file.to_string_lossy()).map(str::to_owned));
+            let content_type = content_type
+                .or_else(|| aae_storage::migrate::guess_content_type(&file.to_string_lossy()).map(str::to_owned));
             let options = UploadOptions { content_type, metadata };
             let bar = progress_bar(std::fs::metadata(&file).map(|m| m.len()).ok());
             let report = |p: aae_storage::Progress| {

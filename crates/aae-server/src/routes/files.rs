@@ -29,11 +29,9 @@ fn authorize(
     key: &str,
     query: Option<&str>,
 ) -> Result<(aae_types::BucketPurpose, String, LocalUrlQuery), ApiError> {
-    let signer = state
-        .storage
-        .backend()
-        .local_signer()
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "file routes serve only the local and memory storage backends"))?;
+    let signer = state.storage.backend().local_signer().ok_or_else(|| {
+        ApiError::new(ErrorCode::NotFound, "file routes serve only the local and memory storage backends")
+    })?;
     let query = LocalUrlQuery::parse(query.unwrap_or("")).map_err(|e| forbidden(e.to_string()))?;
     signer
         .verify(method.as_str(), bucket, key, &query, chrono::Utc::now().timestamp())
@@ -98,17 +96,15 @@ pub(crate) async fn put_file(
             "this url was signed for content-type `{expected}`; send exactly that content-type header"
         )));
     }
-    let total = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let total = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let reader = tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     let options = UploadOptions {
         content_type: signed.content_type.clone().or_else(|| sent_type.map(str::to_owned)),
         metadata: ObjectMetadata::default(),
     };
     let result = state.storage.upload_stream(purpose, &key, Box::pin(reader), total, &options, None).await?;
-    let mut response = Json(json!({ "etag": result.etag, "version_id": result.version_id, "size": result.size })).into_response();
+    let mut response =
+        Json(json!({ "etag": result.etag, "version_id": result.version_id, "size": result.size })).into_response();
     if let Some(Ok(v)) = result.etag.as_deref().map(|e| HeaderValue::from_str(&quote(e))) {
         response.headers_mut().insert(header::ETAG, v);
     }

@@ -107,9 +107,9 @@ impl CredentialProvider for ObjectStoreCredentials {
     type Credential = AwsCredential;
 
     async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
-        self.0.get().await.map_err(|e| object_store::Error::Unauthenticated {
-            path: String::new(),
-            source: Box::new(e),
-        })
+        self.0
+            .get()
+            .await
+            .map_err(|e| object_store::Error::Unauthenticated { path: String::new(), source: Box::new(e) })
     }
 }

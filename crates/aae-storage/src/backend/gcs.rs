@@ -42,10 +42,18 @@ impl GcsBackend {
         {
             return Err(StorageError::new(
                 StorageErrorKind::InvalidInput,
-                format!("gcs service account key {} does not exist; fix AAE__STORAGE__GCS__SERVICE_ACCOUNT_PATH", path.display()),
+                format!(
+                    "gcs service account key {} does not exist; fix AAE__STORAGE__GCS__SERVICE_ACCOUNT_PATH",
+                    path.display()
+                ),
             ));
         }
-        Ok(Self { service_account, options: options.clone(), stores: StoreCache::default(), signers: Default::default() })
+        Ok(Self {
+            service_account,
+            options: options.clone(),
+            stores: StoreCache::default(),
+            signers: Default::default(),
+        })
     }
 
     fn build(&self, bucket: &str) -> Result<Arc<GoogleCloudStorage>, StorageError> {
@@ -61,7 +69,8 @@ impl GcsBackend {
     }
 
     fn gcs(&self, bucket: &str) -> Result<Arc<GoogleCloudStorage>, StorageError> {
-        let mut map = self.signers.lock().map_err(|_| StorageError::new(StorageErrorKind::Internal, "gcs cache poisoned"))?;
+        let mut map =
+            self.signers.lock().map_err(|_| StorageError::new(StorageErrorKind::Internal, "gcs cache poisoned"))?;
         if let Some(store) = map.get(bucket) {
             return Ok(Arc::clone(store));
         }
@@ -142,7 +151,9 @@ impl Backend for GcsBackend {
         }
         Err(StorageError::new(
             StorageErrorKind::NotSupported,
-            format!("create gcs buckets with `gcloud storage buckets create gs://{bucket}`; AAE does not know your project"),
+            format!(
+                "create gcs buckets with `gcloud storage buckets create gs://{bucket}`; AAE does not know your project"
+            ),
         )
         .with_bucket(bucket))
     }

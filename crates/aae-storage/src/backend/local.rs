@@ -33,7 +33,8 @@ impl LocalBackend {
         Ok(Self {
             objects: root.join("objects"),
             meta: root.join("meta"),
-            signer: LocalUrlSigner::new(&options.url_signing_secret, &options.public_url).map_err(|e| StorageError::new(StorageErrorKind::InvalidInput, e.to_string()))?,
+            signer: LocalUrlSigner::new(&options.url_signing_secret, &options.public_url)
+                .map_err(|e| StorageError::new(StorageErrorKind::InvalidInput, e.to_string()))?,
             stores: StoreCache::default(),
         })
     }

@@ -26,7 +26,8 @@ impl MemoryBackend {
     /// An empty backend.
     pub fn new(options: &BackendOptions) -> Result<Self, StorageError> {
         Ok(Self {
-            signer: LocalUrlSigner::new(&options.url_signing_secret, &options.public_url).map_err(|e| StorageError::new(StorageErrorKind::InvalidInput, e.to_string()))?,
+            signer: LocalUrlSigner::new(&options.url_signing_secret, &options.public_url)
+                .map_err(|e| StorageError::new(StorageErrorKind::InvalidInput, e.to_string()))?,
             stores: StoreCache::default(),
         })
     }

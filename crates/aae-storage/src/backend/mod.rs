@@ -161,7 +161,10 @@ impl BackendOptions {
 }
 
 /// Builds the backend of `kind`.
-pub async fn build_backend(kind: StorageBackendKind, options: &BackendOptions) -> Result<Arc<dyn Backend>, StorageError> {
+pub async fn build_backend(
+    kind: StorageBackendKind,
+    options: &BackendOptions,
+) -> Result<Arc<dyn Backend>, StorageError> {
     Ok(match kind {
         StorageBackendKind::Local => Arc::new(LocalBackend::new(options)?),
         StorageBackendKind::Memory => Arc::new(MemoryBackend::new(options)?),
@@ -180,7 +183,8 @@ impl StoreCache {
         bucket: &str,
         build: impl FnOnce() -> Result<Arc<dyn ObjectStore>, StorageError>,
     ) -> Result<Arc<dyn ObjectStore>, StorageError> {
-        let mut map = self.0.lock().map_err(|_| StorageError::new(StorageErrorKind::Internal, "store cache poisoned"))?;
+        let mut map =
+            self.0.lock().map_err(|_| StorageError::new(StorageErrorKind::Internal, "store cache poisoned"))?;
         if let Some(store) = map.get(bucket) {
             return Ok(Arc::clone(store));
         }

@@ -15,7 +15,7 @@ use super::aws_credentials::{AwsCredentialCache, ObjectStoreCredentials};
 use super::{Backend, BackendOptions, PresignMethod, StoreCache};
 use crate::error::{StorageError, StorageErrorKind};
 use crate::presign::sigv4::SigV4Credentials;
-use crate::presign::{PresignInput, SignError, SigV4Presigner};
+use crate::presign::{PresignInput, SigV4Presigner, SignError};
 use crate::resilience::retry_request;
 use crate::service::PresignedRequest;
 
@@ -227,7 +227,11 @@ fn status_error(status: u16, body: &str) -> StorageError {
         (s, _) if s >= 500 || s == 429 => StorageErrorKind::Unavailable,
         _ => StorageErrorKind::Internal,
     };
-    let hint = if matches!(status, 301 | 307) { "; the bucket is in another region: set AAE__STORAGE__S3__REGION" } else { "" };
+    let hint = if matches!(status, 301 | 307) {
+        "; the bucket is in another region: set AAE__STORAGE__S3__REGION"
+    } else {
+        ""
+    };
     StorageError::new(kind, format!("s3 answered {status} {code}{hint}"))
 }
 
@@ -238,7 +242,12 @@ impl Backend for S3Backend {
     }
 
     fn describe(&self) -> String {
-        format!("s3 {} ({}, {})", self.endpoint_url(), self.region, if self.path_style { "path-style" } else { "virtual-hosted" })
+        format!(
+            "s3 {} ({}, {})",
+            self.endpoint_url(),
+            self.region,
+            if self.path_style { "path-style" } else { "virtual-hosted" }
+        )
     }
 
     fn store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, StorageError> {

@@ -14,8 +14,8 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
-    Attribute, AttributeValue, Attributes, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
+    Attribute, AttributeValue, Attributes, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
 };
 
 /// Data in one store, attributes in another.
@@ -71,9 +71,7 @@ fn encode(attributes: &Attributes) -> Bytes {
 
 fn decode(bytes: &[u8]) -> Attributes {
     let map: BTreeMap<String, String> = serde_json::from_slice(bytes).unwrap_or_default();
-    map.into_iter()
-        .filter_map(|(k, v)| Some((attribute_from_name(&k)?, AttributeValue::from(v))))
-        .collect()
+    map.into_iter().filter_map(|(k, v)| Some((attribute_from_name(&k)?, AttributeValue::from(v)))).collect()
 }
 
 impl SidecarMetadata {
@@ -102,7 +100,12 @@ fn ignore_not_found(result: object_store::Result<()>) -> object_store::Result<()
 
 #[async_trait]
 impl ObjectStore for SidecarMetadata {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, mut opts: PutOptions) -> object_store::Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        mut opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
         let attributes = std::mem::take(&mut opts.attributes);
         let result = self.data.put_opts(location, payload, opts).await?;
         self.write_meta(location, &attributes).await?;
@@ -147,7 +150,11 @@ impl ObjectStore for SidecarMetadata {
         self.data.list(prefix)
     }
 
-    fn list_with_offset(&self, prefix: Option<&Path>, offset: &Path) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.data.list_with_offset(prefix, offset)
     }
 

@@ -79,11 +79,17 @@ impl ObjectMetadata {
         let mut attributes = Attributes::new();
         let content_type = content_type.map(str::trim).filter(|c| !c.is_empty()).unwrap_or("application/octet-stream");
         if content_type.chars().any(|c| c.is_control() || !c.is_ascii()) {
-            return Err(StorageError::new(StorageErrorKind::InvalidInput, "content type must be printable ASCII, e.g. image/png"));
+            return Err(StorageError::new(
+                StorageErrorKind::InvalidInput,
+                "content type must be printable ASCII, e.g. image/png",
+            ));
         }
         attributes.insert(Attribute::ContentType, AttributeValue::from(content_type.to_owned()));
         let mut total = 0;
-        let now = self.upload_timestamp.is_none().then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        let now = self
+            .upload_timestamp
+            .is_none()
+            .then(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         for (key, value) in self.pairs().chain(now.as_deref().map(|v| ("upload_timestamp", v))) {
             check_key(key)?;
             let value = encode_value(value);
@@ -112,7 +118,10 @@ impl ObjectMetadata {
 }
 
 fn check_key(key: &str) -> Result<(), StorageError> {
-    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
+    if key.is_empty()
+        || key.len() > 128
+        || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
         return Err(StorageError::new(
             StorageErrorKind::InvalidInput,
             format!("metadata key `{}` must be 1-128 characters of a-z, 0-9, `_` and `-`", key.escape_debug()),
@@ -122,7 +131,8 @@ fn check_key(key: &str) -> Result<(), StorageError> {
 }
 
 fn encode_value(value: &str) -> String {
-    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b)) && !value.starts_with(ENCODED_MARKER) && value.trim() == value;
+    let plain =
+        value.bytes().all(|b| (0x20..0x7f).contains(&b)) && !value.starts_with(ENCODED_MARKER) && value.trim() == value;
     if plain { value.to_owned() } else { format!("{ENCODED_MARKER}{}", utf8_percent_encode(value, ENCODE)) }
 }
 
@@ -139,7 +149,8 @@ mod tests {
 
     #[test]
     fn unicode_and_awkward_values_round_trip() -> Result<(), StorageError> {
-        let mut metadata = ObjectMetadata { original_filename: Some("naïve café 日本.mp4".into()), ..Default::default() };
+        let mut metadata =
+            ObjectMetadata { original_filename: Some("naïve café 日本.mp4".into()), ..Default::default() };
         metadata.set("scene_number", " 7 ");
         metadata.set("note", "utf-8''looks encoded");
         let attributes = metadata.to_attributes(Some("video/mp4"))?;

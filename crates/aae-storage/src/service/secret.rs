@@ -14,17 +14,30 @@ pub fn load_or_create_url_secret(config: &Config) -> Result<Vec<u8>, StorageErro
     if let Some(secret) = &config.server.url_signing_secret {
         let secret = secret.expose_secret();
         if secret.len() < 16 {
-            return Err(StorageError::new(StorageErrorKind::InvalidInput, "server.url_signing_secret must be at least 16 characters"));
+            return Err(StorageError::new(
+                StorageErrorKind::InvalidInput,
+                "server.url_signing_secret must be at least 16 characters",
+            ));
         }
         return Ok(secret.as_bytes().to_vec());
     }
     let dir = config.data_dir.join("secrets");
     let path = dir.join("url-signing.key");
     let fail = |what: &str, e: std::io::Error| {
-        StorageError::new(StorageErrorKind::Internal, format!("cannot {what} {}: {e}; check AAE__DATA_DIR", path.display()))
+        StorageError::new(
+            StorageErrorKind::Internal,
+            format!("cannot {what} {}: {e}; check AAE__DATA_DIR", path.display()),
+        )
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => return hex::decode(text.trim()).map_err(|_| StorageError::new(StorageErrorKind::Internal, format!("{} is not hex; delete it to generate a new key", path.display()))),
+        Ok(text) => {
+            return hex::decode(text.trim()).map_err(|_| {
+                StorageError::new(
+                    StorageErrorKind::Internal,
+                    format!("{} is not hex; delete it to generate a new key", path.display()),
+                )
+            });
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(fail("read", e)),
     }

@@ -37,15 +37,26 @@ async fn cloudfront_signed_urls_verify_with_openssl() -> anyhow::Result<()> {
     assert!((before + 3600..=before + 3605).contains(&expires), "{expires}");
     assert_eq!(params["Key-Pair-Id"], "K2JCJMDEHXQW5F");
     // CloudFront's URL-safe base64: '-' for '+', '_' for '=', '~' for '/'.
-    let standard: String = params["Signature"].chars().map(|c| match c { '-' => '+', '_' => '=', '~' => '/', c => c }).collect();
+    let standard: String = params["Signature"]
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '=',
+            '~' => '/',
+            c => c,
+        })
+        .collect();
     let signature = base64::engine::general_purpose::STANDARD.decode(standard)?;
-    let policy = format!(r#"{{"Statement":[{{"Resource":"{resource}","Condition":{{"DateLessThan":{{"AWS:EpochTime":{expires}}}}}}}]}}"#);
+    let policy = format!(
+        r#"{{"Statement":[{{"Resource":"{resource}","Condition":{{"DateLessThan":{{"AWS:EpochTime":{expires}}}}}}}]}}"#
+    );
     std::fs::write(keys.path().join("policy.json"), policy)?;
     std::fs::write(keys.path().join("sig.bin"), &signature)?;
     openssl(&["dgst", "-sha1", "-verify", "cf.pub", "-signature", "sig.bin", "policy.json"], keys.path())?;
     // Without a key pair, the error says which settings are missing.
     let plain = fixture_with(Kind::Memory, |c| c.storage.cdn.domain = Some("cdn.example.com".into())).await?;
-    let err = plain.storage.signed_cdn_url(BucketPurpose::CampaignOutputs, key, Duration::from_secs(60)).expect_err("no key");
+    let err =
+        plain.storage.signed_cdn_url(BucketPurpose::CampaignOutputs, key, Duration::from_secs(60)).expect_err("no key");
     assert!(err.to_string().contains("AAE__STORAGE__CDN__KEY_PAIR_ID"), "{err}");
     Ok(())
 }
@@ -77,7 +88,9 @@ async fn gcs_v4_signed_urls_use_the_service_account() -> anyhow::Result<()> {
         ..Default::default()
     };
     let storage = crate::support::service_for(&config).await?;
-    let request = storage.presigned_download_url(BucketPurpose::Exports, "reports/q1 final.pdf", Duration::from_secs(900)).await?;
+    let request = storage
+        .presigned_download_url(BucketPurpose::Exports, "reports/q1 final.pdf", Duration::from_secs(900))
+        .await?;
     let url = url::Url::parse(&request.url)?;
     assert_eq!(url.host_str(), Some("storage.googleapis.com"));
     assert!(url.path().ends_with("/dev-aae-exports/reports/q1%20final.pdf"), "{url}");
@@ -86,7 +99,8 @@ async fn gcs_v4_signed_urls_use_the_service_account() -> anyhow::Result<()> {
     assert!(params["X-Goog-Credential"].starts_with("aae@aae-test.iam.gserviceaccount.com/"));
     assert_eq!(params["X-Goog-Expires"], "900");
     assert_eq!(params["X-Goog-Signature"].len(), 512, "hex RSA-2048 signature");
-    let put = storage.presigned_upload_url(BucketPurpose::Uploads, "u/a.png", "image/png", Duration::from_secs(60)).await?;
+    let put =
+        storage.presigned_upload_url(BucketPurpose::Uploads, "u/a.png", "image/png", Duration::from_secs(60)).await?;
     assert_eq!(put.method, "PUT");
     Ok(())
 }

@@ -81,7 +81,9 @@ async fn exists_and_delete(kind: Kind) -> anyhow::Result<()> {
     let f = fixture(kind).await?;
     let key = "campaigns/c1/website/index.html";
     assert!(!f.storage.exists(BucketPurpose::CampaignOutputs, key).await?);
-    f.storage.upload_bytes(BucketPurpose::CampaignOutputs, key, Bytes::from_static(b"<html>"), &UploadOptions::default()).await?;
+    f.storage
+        .upload_bytes(BucketPurpose::CampaignOutputs, key, Bytes::from_static(b"<html>"), &UploadOptions::default())
+        .await?;
     assert!(f.storage.exists(BucketPurpose::CampaignOutputs, key).await?);
     f.storage.delete(BucketPurpose::CampaignOutputs, key).await?;
     assert!(!f.storage.exists(BucketPurpose::CampaignOutputs, key).await?);
@@ -93,7 +95,9 @@ async fn list_filters_by_prefix_in_key_order_with_limit(kind: Kind) -> anyhow::R
     let f = fixture(kind).await?;
     let keys = ["a/2.txt", "a/1.txt", "a/10/x.txt", "ab.txt", "b/1.txt", "a/3 space+plus.txt"];
     for (i, key) in keys.iter().enumerate() {
-        f.storage.upload_bytes(BucketPurpose::Exports, key, Bytes::from(vec![b'x'; i + 1]), &UploadOptions::default()).await?;
+        f.storage
+            .upload_bytes(BucketPurpose::Exports, key, Bytes::from(vec![b'x'; i + 1]), &UploadOptions::default())
+            .await?;
     }
     let all = f.storage.list(BucketPurpose::Exports, "", 100).await?;
     let names: Vec<&str> = all.iter().map(|o| o.key.as_str()).collect();
@@ -118,7 +122,9 @@ async fn presigned_download_works_and_tampering_is_refused(kind: Kind) -> anyhow
     let f = fixture(kind).await?;
     let key = "creatives/banner 300x250 (v2).png";
     let data = bytes(4096, 2);
-    f.storage.upload_bytes(BucketPurpose::Creatives, key, Bytes::from(data.clone()), &options("image/png", "u2")).await?;
+    f.storage
+        .upload_bytes(BucketPurpose::Creatives, key, Bytes::from(data.clone()), &options("image/png", "u2"))
+        .await?;
     let request = f.storage.presigned_download_url(BucketPurpose::Creatives, key, Duration::from_secs(600)).await?;
     assert_eq!(request.method, "GET");
     assert!(request.headers.is_empty());
@@ -157,7 +163,10 @@ pub fn tamper(url: &str) -> String {
 async fn presigned_upload_requires_signed_content_type(kind: Kind) -> anyhow::Result<()> {
     let f = fixture(kind).await?;
     let key = "u9/report.pdf";
-    let request = f.storage.presigned_upload_url(BucketPurpose::Uploads, key, "application/pdf", Duration::from_secs(600)).await?;
+    let request = f
+        .storage
+        .presigned_upload_url(BucketPurpose::Uploads, key, "application/pdf", Duration::from_secs(600))
+        .await?;
     assert_eq!(request.method, "PUT");
     assert_eq!(request.headers.get("content-type").map(String::as_str), Some("application/pdf"));
     let data = bytes(10_000, 3);
@@ -206,7 +215,8 @@ async fn multipart_upload_reports_progress_and_streams_back(kind: Kind) -> anyho
     let seen = std::sync::Mutex::new(Vec::new());
     let report = |p: aae_storage::Progress| seen.lock().map(|mut v| v.push(p)).unwrap_or(());
     let key = "users/u1/jobs/j1/videos/scene_002/output.mp4";
-    let result = f.storage.upload_file(BucketPurpose::Videos, key, &source, &options("video/mp4", "u1"), Some(&report)).await?;
+    let result =
+        f.storage.upload_file(BucketPurpose::Videos, key, &source, &options("video/mp4", "u1"), Some(&report)).await?;
     assert_eq!(result.size, data.len() as u64);
     let seen = seen.into_inner().map_err(|_| anyhow::anyhow!("poisoned"))?;
     assert_eq!(seen.len(), 4, "one report per part: {seen:?}");
@@ -224,9 +234,17 @@ async fn multipart_upload_reports_progress_and_streams_back(kind: Kind) -> anyho
 async fn invalid_keys_are_rejected_before_any_request(kind: Kind) -> anyhow::Result<()> {
     let f = fixture(kind).await?;
     for key in ["", "/abs", "a/../b", "a\nb", &"k".repeat(1025)] {
-        let err = f.storage.upload_bytes(BucketPurpose::Temp, key, Bytes::new(), &UploadOptions::default()).await.expect_err("invalid key");
+        let err = f
+            .storage
+            .upload_bytes(BucketPurpose::Temp, key, Bytes::new(), &UploadOptions::default())
+            .await
+            .expect_err("invalid key");
         assert_eq!(err.kind, StorageErrorKind::InvalidKey, "{key:?}: {err}");
-        let err = f.storage.presigned_download_url(BucketPurpose::Temp, key, Duration::from_secs(60)).await.expect_err("invalid key");
+        let err = f
+            .storage
+            .presigned_download_url(BucketPurpose::Temp, key, Duration::from_secs(60))
+            .await
+            .expect_err("invalid key");
         assert_eq!(err.kind, StorageErrorKind::InvalidKey);
     }
     Ok(())
@@ -237,7 +255,10 @@ async fn missing_objects_name_bucket_and_key(kind: Kind) -> anyhow::Result<()> {
     let err = f.storage.download_bytes(BucketPurpose::Documents, "nope/missing.txt").await.expect_err("missing");
     assert_eq!(err.kind, StorageErrorKind::NotFound, "{err}");
     let text = err.to_string();
-    assert!(text.contains(&f.storage.location(BucketPurpose::Documents).name) && text.contains("nope/missing.txt"), "{text}");
+    assert!(
+        text.contains(&f.storage.location(BucketPurpose::Documents).name) && text.contains("nope/missing.txt"),
+        "{text}"
+    );
     assert!(f.storage.head(BucketPurpose::Documents, "nope/missing.txt").await.is_err());
     Ok(())
 }
@@ -251,11 +272,25 @@ async fn bucket_prefix_overrides_stay_invisible(kind: Kind) -> anyhow::Result<()
     .await?;
     let location = f.storage.location(BucketPurpose::LandingPages);
     assert_eq!(location.prefix, "tenant-a/pages");
-    f.storage.upload_bytes(BucketPurpose::LandingPages, "launch/index.html", Bytes::from_static(b"<h1>"), &UploadOptions::default()).await?;
+    f.storage
+        .upload_bytes(
+            BucketPurpose::LandingPages,
+            "launch/index.html",
+            Bytes::from_static(b"<h1>"),
+            &UploadOptions::default(),
+        )
+        .await?;
     let listed = f.storage.list(BucketPurpose::LandingPages, "", 10).await?;
     assert_eq!(listed.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["launch/index.html"]);
-    assert!(f.storage.cdn_url(BucketPurpose::LandingPages, "launch/index.html")?.contains("tenant-a/pages/launch/index.html"));
-    let request = f.storage.presigned_download_url(BucketPurpose::LandingPages, "launch/index.html", Duration::from_secs(60)).await?;
+    assert!(
+        f.storage
+            .cdn_url(BucketPurpose::LandingPages, "launch/index.html")?
+            .contains("tenant-a/pages/launch/index.html")
+    );
+    let request = f
+        .storage
+        .presigned_download_url(BucketPurpose::LandingPages, "launch/index.html", Duration::from_secs(60))
+        .await?;
     let (status, body) = send(&f.http, &request, None).await?;
     assert_eq!((status, body.as_slice()), (200, b"<h1>".as_slice()));
     Ok(())
@@ -292,7 +327,10 @@ async fn missing_bucket_is_reported_as_such(kind: Kind) -> anyhow::Result<()> {
     config.storage.create_buckets = false;
     config.storage.buckets.exports = Some(missing.clone());
     let storage = crate::support::service_for(&config).await?;
-    let err = storage.upload_bytes(BucketPurpose::Exports, "a.txt", Bytes::from_static(b"x"), &UploadOptions::default()).await.expect_err("no bucket");
+    let err = storage
+        .upload_bytes(BucketPurpose::Exports, "a.txt", Bytes::from_static(b"x"), &UploadOptions::default())
+        .await
+        .expect_err("no bucket");
     assert_eq!(err.kind, StorageErrorKind::NoSuchBucket, "{err}");
     assert!(err.to_string().contains(&missing) && err.to_string().contains("AAE__STORAGE__CREATE_BUCKETS"), "{err}");
     let health = storage.health().await;

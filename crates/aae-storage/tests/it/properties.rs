@@ -34,7 +34,12 @@ fn runner(cases: u32) -> TestRunner {
 }
 
 /// Runs an async property on a fixture, case by case.
-fn check<S: Strategy>(f: &Fixture, cases: u32, strategy: S, body: impl Fn(&Fixture, S::Value) -> anyhow::Result<()>) -> anyhow::Result<()>
+fn check<S: Strategy>(
+    f: &Fixture,
+    cases: u32,
+    strategy: S,
+    body: impl Fn(&Fixture, S::Value) -> anyhow::Result<()>,
+) -> anyhow::Result<()>
 where
     S::Value: std::fmt::Debug,
 {
@@ -52,7 +57,13 @@ async fn property_1_round_trip_of_arbitrary_bytes_with_metadata() -> anyhow::Res
     for kind in ALL {
         let f = fixture(kind).await?;
         let case = std::sync::atomic::AtomicU64::new(0);
-        let strategy = (size_strategy(), any::<u64>(), key_strategy(), "\\PC{0,40}", prop::sample::select(vec!["image/png", "image/jpeg", "text/plain", "video/mp4"]));
+        let strategy = (
+            size_strategy(),
+            any::<u64>(),
+            key_strategy(),
+            "\\PC{0,40}",
+            prop::sample::select(vec!["image/png", "image/jpeg", "text/plain", "video/mp4"]),
+        );
         check(&f, 10, strategy, |f, (size, seed, key, filename, content_type)| {
             let key = format!("case-{}/{key}", case.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
             block_on(async {
@@ -68,7 +79,11 @@ async fn property_1_round_trip_of_arbitrary_bytes_with_metadata() -> anyhow::Res
                 anyhow::ensure!(got == data, "bytes differ for {size} bytes");
                 anyhow::ensure!(info.size == size as u64);
                 anyhow::ensure!(info.content_type.as_deref() == Some(content_type));
-                anyhow::ensure!(info.metadata.original_filename.as_deref() == Some(filename.as_str()), "{:?}", info.metadata);
+                anyhow::ensure!(
+                    info.metadata.original_filename.as_deref() == Some(filename.as_str()),
+                    "{:?}",
+                    info.metadata
+                );
                 anyhow::ensure!(info.metadata.user_id == Some(format!("user-{seed}")));
                 Ok(())
             })
@@ -87,10 +102,18 @@ async fn property_2_presigned_urls_work_until_expiry_and_refuse_tampering() -> a
             let key = format!("case-{}/{key}", case.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
             block_on(async {
                 let data = bytes(size, size as u64);
-                let put = f.storage.presigned_upload_url(BucketPurpose::Creatives, &key, "image/png", Duration::from_secs(300)).await?;
+                let put = f
+                    .storage
+                    .presigned_upload_url(BucketPurpose::Creatives, &key, "image/png", Duration::from_secs(300))
+                    .await?;
                 let (status, body) = send(&f.http, &put, Some(data.clone())).await?;
-                anyhow::ensure!(status == 200, "presigned PUT of {key:?} answered {status}: {}", String::from_utf8_lossy(&body));
-                let get = f.storage.presigned_download_url(BucketPurpose::Creatives, &key, Duration::from_secs(300)).await?;
+                anyhow::ensure!(
+                    status == 200,
+                    "presigned PUT of {key:?} answered {status}: {}",
+                    String::from_utf8_lossy(&body)
+                );
+                let get =
+                    f.storage.presigned_download_url(BucketPurpose::Creatives, &key, Duration::from_secs(300)).await?;
                 let (status, body) = send(&f.http, &get, None).await?;
                 anyhow::ensure!(status == 200 && body == data, "presigned GET of {key:?} answered {status}");
                 if f.kind.checks_signatures() {
@@ -107,8 +130,12 @@ async fn property_2_presigned_urls_work_until_expiry_and_refuse_tampering() -> a
             let mut requests = Vec::new();
             for i in 0..3 {
                 let key = format!("expiring/{i} é.bin");
-                f.storage.upload_bytes(BucketPurpose::Creatives, &key, Bytes::from_static(b"x"), &UploadOptions::default()).await?;
-                requests.push(f.storage.presigned_download_url(BucketPurpose::Creatives, &key, Duration::from_secs(1)).await?);
+                f.storage
+                    .upload_bytes(BucketPurpose::Creatives, &key, Bytes::from_static(b"x"), &UploadOptions::default())
+                    .await?;
+                requests.push(
+                    f.storage.presigned_download_url(BucketPurpose::Creatives, &key, Duration::from_secs(1)).await?,
+                );
             }
             for request in &requests {
                 let (status, _) = send(&f.http, request, None).await?;
@@ -129,8 +156,12 @@ async fn property_3_cdn_urls_follow_the_cloudfront_format() -> anyhow::Result<()
     let f = fixture_with(Kind::Memory, |c| c.storage.cdn.domain = Some("d111111abcdef8.cloudfront.net".into())).await?;
     check(&f, 256, key_strategy(), |f, key| {
         let url = f.storage.cdn_url(BucketPurpose::LandingPages, &key)?;
-        let path = url.strip_prefix("https://d111111abcdef8.cloudfront.net/").ok_or_else(|| anyhow::anyhow!("{url}"))?;
-        anyhow::ensure!(path.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~/%".contains(&b)), "unencoded characters in {url}");
+        let path =
+            url.strip_prefix("https://d111111abcdef8.cloudfront.net/").ok_or_else(|| anyhow::anyhow!("{url}"))?;
+        anyhow::ensure!(
+            path.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~/%".contains(&b)),
+            "unencoded characters in {url}"
+        );
         let decoded = percent_encoding::percent_decode_str(path).decode_utf8()?;
         anyhow::ensure!(decoded == key, "{url} decodes to {decoded}, not {key}");
         let parsed = url::Url::parse(&url)?;
@@ -159,7 +190,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 }
 
 fn op_key(k: u8) -> String {
-    ["a/one.txt", "a/two words.txt", "a/b/three.bin", "b/four+five.json", "c/ünï.txt", "c/c/c.txt"][k as usize].to_owned()
+    ["a/one.txt", "a/two words.txt", "a/b/three.bin", "b/four+five.json", "c/ünï.txt", "c/c/c.txt"][k as usize]
+        .to_owned()
 }
 
 /// What a client can observe from one operation.
@@ -167,7 +199,8 @@ async fn observe(f: &Fixture, op: &Op) -> String {
     let purpose = BucketPurpose::Exports;
     match op {
         Op::Put(k, n) => {
-            let options = UploadOptions { content_type: Some("text/plain".into()), metadata: ObjectMetadata::default() };
+            let options =
+                UploadOptions { content_type: Some("text/plain".into()), metadata: ObjectMetadata::default() };
             match f.storage.upload_bytes(purpose, &op_key(*k), Bytes::from(bytes(*n, *k as u64)), &options).await {
                 Ok(r) => format!("put size={}", r.size),
                 Err(e) => format!("put error {:?}", e.kind),
@@ -182,7 +215,9 @@ async fn observe(f: &Fixture, op: &Op) -> String {
         Op::List(p) => {
             let prefix = ["", "a/", "c"][*p as usize];
             match f.storage.list(purpose, prefix, 4).await {
-                Ok(objects) => format!("list {:?}", objects.iter().map(|o| (o.key.clone(), o.size)).collect::<BTreeMap<_, _>>()),
+                Ok(objects) => {
+                    format!("list {:?}", objects.iter().map(|o| (o.key.clone(), o.size)).collect::<BTreeMap<_, _>>())
+                }
                 Err(e) => format!("list error {:?}", e.kind),
             }
         }

@@ -35,7 +35,9 @@ async fn slow_down_is_retried_with_backoff_until_it_succeeds() -> anyhow::Result
     let control = proxy.control();
     let before = (control.requests(), control.forwarded());
     control.fail_next(2, 503, "SlowDown");
-    f.storage.upload_bytes(BucketPurpose::Temp, "retry/me.txt", Bytes::from_static(b"ok"), &UploadOptions::default()).await?;
+    f.storage
+        .upload_bytes(BucketPurpose::Temp, "retry/me.txt", Bytes::from_static(b"ok"), &UploadOptions::default())
+        .await?;
     assert_eq!(control.requests() - before.0, 3, "two refused attempts and one that went through");
     assert_eq!(control.forwarded() - before.1, 1);
     let (_, data) = f.storage.download_bytes(BucketPurpose::Temp, "retry/me.txt").await?;
@@ -143,7 +145,10 @@ async fn dual_write_writes_both_and_reads_fall_back_to_the_secondary() -> anyhow
     options.metadata.set("user_id", "u1");
     f.storage.upload_bytes(BucketPurpose::Code, key, Bytes::from_static(b"print(1)"), &options).await?;
     let on_secondary = secondary.store(&bucket)?.get(&Path::parse(key)?).await?;
-    assert_eq!(on_secondary.attributes.get(&object_store::Attribute::ContentType).map(|v| v.as_ref().to_owned()).as_deref(), Some("text/x-python"));
+    assert_eq!(
+        on_secondary.attributes.get(&object_store::Attribute::ContentType).map(|v| v.as_ref().to_owned()).as_deref(),
+        Some("text/x-python")
+    );
     assert_eq!(on_secondary.bytes().await?.as_ref(), b"print(1)");
     // Lost on the primary: reads come from the secondary.
     f.storage.backend().store(&bucket)?.delete(&Path::parse(key)?).await?;
@@ -154,7 +159,9 @@ async fn dual_write_writes_both_and_reads_fall_back_to_the_secondary() -> anyhow
     let big = bytes(30 * 1024 * 1024, 9);
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("big.bin"), &big)?;
-    f.storage.upload_file(BucketPurpose::Code, "big.bin", &dir.path().join("big.bin"), &UploadOptions::default(), None).await?;
+    f.storage
+        .upload_file(BucketPurpose::Code, "big.bin", &dir.path().join("big.bin"), &UploadOptions::default(), None)
+        .await?;
     let copy = secondary.store(&bucket)?.get(&Path::parse("big.bin")?).await?.bytes().await?;
     assert!(copy.as_ref() == big.as_slice(), "secondary copy differs");
     // Deletes reach both.
@@ -179,9 +186,18 @@ async fn versioned_buckets_return_version_ids() -> anyhow::Result<()> {
     let s3 = aae_storage::backend::S3Backend::new(&options).await?;
     s3.enable_versioning(&bucket).await?;
     assert!(aae_storage::Backend::versioning_enabled(&s3, &bucket).await?);
-    let first = f.storage.upload_bytes(BucketPurpose::Videos, "v.mp4", Bytes::from_static(b"one"), &UploadOptions::default()).await?;
-    let second = f.storage.upload_bytes(BucketPurpose::Videos, "v.mp4", Bytes::from_static(b"two"), &UploadOptions::default()).await?;
-    let (v1, v2) = (first.version_id.ok_or_else(|| anyhow::anyhow!("no version"))?, second.version_id.ok_or_else(|| anyhow::anyhow!("no version"))?);
+    let first = f
+        .storage
+        .upload_bytes(BucketPurpose::Videos, "v.mp4", Bytes::from_static(b"one"), &UploadOptions::default())
+        .await?;
+    let second = f
+        .storage
+        .upload_bytes(BucketPurpose::Videos, "v.mp4", Bytes::from_static(b"two"), &UploadOptions::default())
+        .await?;
+    let (v1, v2) = (
+        first.version_id.ok_or_else(|| anyhow::anyhow!("no version"))?,
+        second.version_id.ok_or_else(|| anyhow::anyhow!("no version"))?,
+    );
     assert_ne!(v1, v2);
     assert_eq!(f.storage.head(BucketPurpose::Videos, "v.mp4").await?.version_id.as_deref(), Some(v2.as_str()));
     Ok(())

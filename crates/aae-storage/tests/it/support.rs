@@ -59,7 +59,8 @@ pub async fn fixture_with(kind: Kind, tweak: impl FnOnce(&mut Config)) -> anyhow
     let mut credentials = None;
     match kind {
         Kind::Memory | Kind::Local => {
-            config.storage.backend = if kind == Kind::Memory { StorageBackendKind::Memory } else { StorageBackendKind::Local };
+            config.storage.backend =
+                if kind == Kind::Memory { StorageBackendKind::Memory } else { StorageBackendKind::Local };
             let bound = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             config.server.public_url = Some(format!("http://{}", bound.local_addr()?));
             listener = Some(bound);

@@ -69,18 +69,11 @@ impl FaultControl {
     /// (`<Error><Code>{s3_error_code}</Code>…`) without reaching the upstream. Queues after
     /// failures set earlier. Panics if `status` is not a valid HTTP status.
     pub fn fail_next(&self, n: u64, status: u16, s3_error_code: &str) {
-        assert!(
-            http::StatusCode::from_u16(status).is_ok(),
-            "fail_next: {status} is not an HTTP status"
-        );
+        assert!(http::StatusCode::from_u16(status).is_ok(), "fail_next: {status} is not an HTTP status");
         if n == 0 {
             return;
         }
-        self.state().failures.push_back(Failure {
-            status,
-            code: s3_error_code.to_owned(),
-            remaining: n,
-        });
+        self.state().failures.push_back(Failure { status, code: s3_error_code.to_owned(), remaining: n });
     }
 
     /// The next `n` requests get no answer: their TCP connection is reset (RST) as soon as the
@@ -161,10 +154,7 @@ impl FaultControl {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -187,16 +177,10 @@ mod tests {
             .collect();
         assert_eq!(
             codes,
-            [
-                (503, "SlowDown".to_owned()),
-                (503, "SlowDown".to_owned()),
-                (500, "InternalError".to_owned())
-            ]
+            [(503, "SlowDown".to_owned()), (503, "SlowDown".to_owned()), (500, "InternalError".to_owned())]
         );
         control.set_latency(Duration::from_millis(5));
-        assert!(
-            matches!(control.next_action(), Action::Forward { latency } if latency == Duration::from_millis(5))
-        );
+        assert!(matches!(control.next_action(), Action::Forward { latency } if latency == Duration::from_millis(5)));
         control.clear();
         assert!(matches!(control.next_action(), Action::Forward { latency } if latency.is_zero()));
     }

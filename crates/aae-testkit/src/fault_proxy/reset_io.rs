@@ -19,10 +19,7 @@ pub(crate) struct ResetOnDrop {
 
 impl ResetOnDrop {
     pub(crate) fn new(inner: TcpStream) -> Self {
-        Self {
-            inner,
-            reset: Arc::new(AtomicBool::new(false)),
-        }
+        Self { inner, reset: Arc::new(AtomicBool::new(false)) }
     }
 
     /// Set it to `true` to make the close a reset.
@@ -42,21 +39,13 @@ impl Drop for ResetOnDrop {
 }
 
 impl AsyncRead for ResetOnDrop {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ResetOnDrop {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
