@@ -176,7 +176,7 @@ async fn serve_answers_health_and_signed_urls_then_stops_on_sigterm() {
     for (k, v) in env {
         command.env(k, v);
     }
-    let mut child = command.spawn().unwrap();
+    let child = command.spawn().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let mut health = None;
     for _ in 0..100 {
