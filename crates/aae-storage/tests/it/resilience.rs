@@ -202,3 +202,28 @@ async fn versioned_buckets_return_version_ids() -> anyhow::Result<()> {
     assert_eq!(f.storage.head(BucketPurpose::Videos, "v.mp4").await?.version_id.as_deref(), Some(v2.as_str()));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_encryption_is_requested_and_signed_into_presigned_puts() -> anyhow::Result<()> {
+    let f = fixture_with(Kind::Moto, |c| {
+        c.storage.s3.sse = Some(aae_config::SseKind::AwsKms);
+        c.storage.s3.kms_key_id = Some("alias/aae-test".into());
+    })
+    .await?;
+    let request = f
+        .storage
+        .presigned_upload_url(BucketPurpose::Documents, "d/contract.pdf", "application/pdf", Duration::from_secs(60))
+        .await?;
+    assert_eq!(request.headers.get("x-amz-server-side-encryption").map(String::as_str), Some("aws:kms"));
+    assert_eq!(
+        request.headers.get("x-amz-server-side-encryption-aws-kms-key-id").map(String::as_str),
+        Some("alias/aae-test")
+    );
+    assert!(request.url.contains("x-amz-server-side-encryption"), "signed headers listed: {}", request.url);
+    let (status, body) = crate::support::send(&f.http, &request, Some(b"%PDF".to_vec())).await?;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    // Writes through the service send the same headers (moto accepts them but does not echo
+    // them back, so only acceptance is checked here).
+    f.storage.upload_bytes(BucketPurpose::Documents, "d/notes.txt", Bytes::from_static(b"n"), &UploadOptions::default()).await?;
+    Ok(())
+}
