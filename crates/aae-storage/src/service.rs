@@ -358,6 +358,18 @@ impl StorageService {
                 tracing::warn!(%error, bucket = %bucket, key, "dual-write to the secondary store failed");
             }
         }
+        self.upload_result(purpose, key, bucket, result, size)
+    }
+
+    /// What an upload reports back.
+    pub(crate) fn upload_result(
+        &self,
+        purpose: BucketPurpose,
+        key: &str,
+        bucket: String,
+        result: object_store::PutResult,
+        size: u64,
+    ) -> Result<UploadResult, StorageError> {
         Ok(UploadResult {
             url: self.cdn_url(purpose, key)?,
             bucket,

@@ -133,14 +133,7 @@ impl StorageService {
         {
             tracing::warn!(%error, bucket = %bucket, key, "dual-write to the secondary store failed");
         }
-        Ok(UploadResult {
-            url: self.cdn_url(purpose, key)?,
-            bucket,
-            key: key.to_owned(),
-            etag: result.e_tag,
-            version_id: result.version,
-            size,
-        })
+        self.upload_result(purpose, key, bucket, result, size)
     }
 
     /// Copies an object from the primary to the secondary store, streaming.

@@ -189,16 +189,18 @@ impl S3Backend {
                     .header("content-md5", base64::engine::general_purpose::STANDARD.encode(digest))
                     .body(body.clone());
             }
-            async move {
-                let response = request.send().await?;
-                let status = response.status().as_u16();
-                let text = response.text().await.unwrap_or_default();
-                Ok((status, text))
-            }
+            send_text(request)
         })
         .await
         .map_err(|e| e.with_bucket(bucket))
     }
+}
+
+/// Sends a request and returns its status and body text.
+async fn send_text(request: reqwest::RequestBuilder) -> Result<(u16, String), reqwest::Error> {
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await.unwrap_or_default()))
 }
 
 fn sign_error(e: SignError) -> StorageError {
@@ -390,12 +392,7 @@ impl S3Backend {
             for (name, value) in &headers {
                 request = request.header(*name, value);
             }
-            async move {
-                let response = request.send().await?;
-                let status = response.status().as_u16();
-                let text = response.text().await.unwrap_or_default();
-                Ok((status, text))
-            }
+            send_text(request)
         })
         .await
         .map_err(|e| e.with_bucket(bucket).with_key(key))?;

@@ -224,6 +224,8 @@ async fn server_side_encryption_is_requested_and_signed_into_presigned_puts() ->
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     // Writes through the service send the same headers (moto accepts them but does not echo
     // them back, so only acceptance is checked here).
-    f.storage.upload_bytes(BucketPurpose::Documents, "d/notes.txt", Bytes::from_static(b"n"), &UploadOptions::default()).await?;
+    f.storage
+        .upload_bytes(BucketPurpose::Documents, "d/notes.txt", Bytes::from_static(b"n"), &UploadOptions::default())
+        .await?;
     Ok(())
 }
