@@ -248,7 +248,11 @@ impl StorageService {
     /// HTTP backend are fetched as `part_size` ranges, `concurrency` at a time, pinned to the
     /// object's ETag so a concurrent overwrite fails the download instead of mixing versions.
     /// The stream yields the ranges in order.
-    pub async fn download_parallel(&self, purpose: BucketPurpose, key: &str) -> Result<(ObjectInfo, ByteStream), StorageError> {
+    pub async fn download_parallel(
+        &self,
+        purpose: BucketPurpose,
+        key: &str,
+    ) -> Result<(ObjectInfo, ByteStream), StorageError> {
         let remote = matches!(self.primary.backend.kind(), StorageBackendKind::S3 | StorageBackendKind::Gcs);
         let threshold = self.multipart.threshold_mib << 20;
         if !remote || self.secondary.is_some() {
@@ -274,7 +278,9 @@ impl StorageService {
                 async move { store.get_opts(&path, options).await?.bytes().await }
             })
             .buffered(self.multipart.concurrency.max(1))
-            .map_err(move |e| StorageError::from_object_store(e).with_bucket(error_bucket.clone()).with_key(error_key.clone()))
+            .map_err(move |e| {
+                StorageError::from_object_store(e).with_bucket(error_bucket.clone()).with_key(error_key.clone())
+            })
             .boxed();
         Ok((info, stream))
     }

@@ -1,6 +1,8 @@
 //! Content checksums for verification and skip decisions: MD5 of the whole object, and the
 //! composite ETag of S3 multipart uploads (`md5(concat(part md5s))-N`) for candidate part sizes.
 
+use std::io::Read as _;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -11,7 +13,7 @@ use md5::{Digest, Md5};
 use object_store::path::Path;
 use object_store::{GetOptions, ObjectStore};
 
-use crate::error::StorageError;
+use crate::error::{StorageError, StorageErrorKind};
 
 const MIB: u64 = 1 << 20;
 
@@ -174,6 +176,35 @@ pub(crate) async fn hash_object(
         hasher.update(&chunk.map_err(StorageError::from_object_store)?);
     }
     Ok(hasher.finish())
+}
+
+/// Reads the local file `file` and returns its checksums, in one blocking task.
+pub(crate) async fn hash_file(file: PathBuf, part_sizes: Vec<u64>) -> Result<ContentSums, StorageError> {
+    let task = tokio::task::spawn_blocking(move || {
+        let mut handle = std::fs::File::open(&file)?;
+        let mut hasher = ContentHasher::new(&part_sizes);
+        let mut buffer = vec![0u8; 256 << 10];
+        loop {
+            match handle.read(&mut buffer) {
+                Ok(0) => return Ok(hasher.finish()),
+                Ok(n) => hasher.update(&buffer[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    });
+    let io_error = |e: std::io::Error| {
+        let kind = match e.kind() {
+            std::io::ErrorKind::NotFound => StorageErrorKind::NotFound,
+            std::io::ErrorKind::PermissionDenied => StorageErrorKind::AccessDenied,
+            _ => StorageErrorKind::Internal,
+        };
+        StorageError::new(kind, format!("cannot read the file: {e}"))
+    };
+    match task.await {
+        Ok(result) => result.map_err(io_error),
+        Err(e) => Err(StorageError::new(StorageErrorKind::Internal, format!("hashing task failed: {e}"))),
+    }
 }
 
 /// An object's byte stream that hashes what passes through it, as `io::Result` for

@@ -11,7 +11,7 @@ use object_store::{Attribute, AttributeValue, Attributes, GetOptions, PutMultipa
 use tokio::sync::Semaphore;
 use tokio_util::io::StreamReader;
 
-use super::checksum::{ContentSums, ETagSum, HashingStream, candidate_part_sizes, hash_object, hex16};
+use super::checksum::{ContentSums, ETagSum, HashingStream, candidate_part_sizes, hex16};
 use super::location::{Endpoint, Endpoints, Listed};
 use super::{MigrateFailure, MigrateOptions, Tally, content_type};
 use crate::backend::S3Backend;
@@ -108,8 +108,7 @@ impl Copier {
             ((&self.endpoints.destination, &dst.path), (&self.endpoints.source, &src.path, s))
         };
         let part_sizes = candidate_part_sizes(src.size, &other_sum, self.part_size());
-        let sums =
-            hash_object(read.store.as_ref(), read_path, &part_sizes).await.map_err(|e| read.context(e, read_path))?;
+        let sums = read.hash(read_path, &part_sizes).await?;
         if sums.size != src.size {
             return Ok(false);
         }
@@ -118,8 +117,7 @@ impl Copier {
             ETagSum::Composite(..) if sums.matches(&other_sum) => return Ok(true),
             _ => {}
         }
-        let other_sums =
-            hash_object(other.store.as_ref(), other_path, &[]).await.map_err(|e| other.context(e, other_path))?;
+        let other_sums = other.hash(other_path, &[]).await?;
         Ok(other_sums.size == sums.size && other_sums.md5 == sums.md5)
     }
 
@@ -206,7 +204,7 @@ impl Copier {
             return Ok(object.size);
         }
         let part_sizes = candidate_part_sizes(object.size, &s, self.part_size());
-        let copy = hash_object(dst.store.as_ref(), target, &part_sizes).await.map_err(|e| dst.context(e, target))?;
+        let copy = dst.hash(target, &part_sizes).await?;
         if matches!(d, ETagSum::Md5(_)) && !copy.matches(&d) {
             return Err(mismatch(dst, target, "the copy does not match its own etag".to_owned()));
         }
@@ -215,8 +213,7 @@ impl Copier {
         }
         // The source's ETag proves nothing about this content (or the source changed since it
         // was listed): compare with the source itself.
-        let source =
-            hash_object(src.store.as_ref(), &object.path, &[]).await.map_err(|e| src.context(e, &object.path))?;
+        let source = src.hash(&object.path, &[]).await?;
         check_same(dst, target, &source, &copy)?;
         Ok(copy.size)
     }
@@ -228,7 +225,7 @@ impl Copier {
         if sums.matches(&ETagSum::parse(etag, dst.md5_etags)) {
             return Ok(());
         }
-        let back = hash_object(dst.store.as_ref(), target, &[]).await.map_err(|e| dst.context(e, target))?;
+        let back = dst.hash(target, &[]).await?;
         check_same(dst, target, sums, &back)
     }
 
@@ -250,14 +247,6 @@ impl Copier {
 
     fn part_size(&self) -> u64 {
         self.options.part_size as u64
-    }
-}
-
-impl Endpoint {
-    /// Names this side's bucket and `path` in `error`, unless it already names some.
-    fn context(&self, error: StorageError, path: &Path) -> StorageError {
-        let error = if error.bucket.is_none() { error.with_bucket(&self.bucket) } else { error };
-        if error.key.is_none() { error.with_key(path.as_ref()) } else { error }
     }
 }
 

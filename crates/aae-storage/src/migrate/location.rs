@@ -12,6 +12,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 
 use super::MigrateOptions;
+use super::checksum::{ContentSums, hash_file, hash_object};
 use crate::backend::sidecar::SidecarMetadata;
 use crate::backend::{Backend, BackendOptions, GcsBackend, S3Backend};
 use crate::error::{StorageError, StorageErrorKind};
@@ -91,6 +92,8 @@ pub(crate) struct Endpoint {
     /// Bucket name (or directory), for errors.
     pub(crate) bucket: String,
     prefix: Option<Path>,
+    /// The object data as plain files, for local directories: hashed directly, off the runtime.
+    pub(crate) files: Option<Arc<LocalFileSystem>>,
     /// Whether ETags are content MD5s (S3, GCS) rather than opaque (local files).
     pub(crate) md5_etags: bool,
     /// Whether content type and metadata can be stored (false for plain local directories).
@@ -117,6 +120,25 @@ impl Endpoint {
                 Listed { rel, size: meta.size, etag: meta.e_tag, path: meta.location }
             })
             .collect())
+    }
+
+    /// Reads `path` and returns its checksums (with composites for `part_sizes`): local files in
+    /// one blocking task, anything else streamed through the object store.
+    pub(crate) async fn hash(&self, path: &Path, part_sizes: &[u64]) -> Result<ContentSums, StorageError> {
+        let result = match &self.files {
+            Some(files) => match files.path_to_filesystem(path) {
+                Ok(file) => hash_file(file, part_sizes.to_vec()).await,
+                Err(e) => Err(StorageError::from_object_store(e)),
+            },
+            None => hash_object(self.store.as_ref(), path, part_sizes).await,
+        };
+        result.map_err(|e| self.context(e, path))
+    }
+
+    /// Names this side's bucket and `path` in `error`, unless it already names some.
+    pub(crate) fn context(&self, error: StorageError, path: &Path) -> StorageError {
+        let error = if error.bucket.is_none() { error.with_bucket(&self.bucket) } else { error };
+        if error.key.is_none() { error.with_key(path.as_ref()) } else { error }
     }
 
     /// The full key of `rel` on this side.
@@ -230,6 +252,7 @@ async fn open_side(
         url: url.to_owned(),
         store,
         bucket: bucket.to_owned(),
+        files: None,
         prefix: (!prefix.is_empty()).then(|| Path::from_iter(prefix.split('/'))),
         // SSE-KMS ETags are not MD5s: verify such copies by reading them back.
         md5_etags: !encrypted,
@@ -242,39 +265,41 @@ fn open_local(url: &str, dir: &FsPath, role: Role, options: &MigrateOptions) -> 
     let meta_dir = aae_meta_dir(dir);
     let describe = dir.display().to_string();
     let no_dir = |message: &str| StorageError::new(StorageErrorKind::NoSuchBucket, message).with_bucket(&describe);
-    let (store, keeps_attributes): (Arc<dyn ObjectStore>, bool) = match role {
-        Role::Source => {
-            if !dir.is_dir() {
-                return Err(no_dir("the source directory does not exist"));
-            }
-            let data = local_store(dir)?;
-            match meta_dir.filter(|m| m.is_dir()) {
-                Some(meta) => (Arc::new(SidecarMetadata::new(data, local_store(&meta)?)), true),
-                None => (data, false),
+    let exists = dir.is_dir();
+    match role {
+        Role::Source if !exists => return Err(no_dir("the source directory does not exist")),
+        Role::Destination if !exists && !options.create_bucket => {
+            return Err(no_dir(
+                "the destination directory does not exist: create it, or enable bucket creation (AAE__STORAGE__CREATE_BUCKETS=true)",
+            ));
+        }
+        Role::Destination if options.dry_run && !exists => {
+            // Create nothing: there is nothing to compare with.
+            return Ok(Endpoint {
+                url: url.to_owned(),
+                store: Arc::new(InMemory::new()),
+                files: None,
+                bucket: describe,
+                prefix: None,
+                md5_etags: false,
+                keeps_attributes: meta_dir.is_some(),
+                guess_content_type: false,
+            });
+        }
+        Role::Destination if !options.dry_run => {
+            create_dir(dir)?;
+            if let Some(meta) = &meta_dir {
+                create_dir(meta)?;
             }
         }
-        Role::Destination => {
-            if !dir.is_dir() && !options.create_bucket {
-                return Err(no_dir(
-                    "the destination directory does not exist: create it, or enable bucket creation (AAE__STORAGE__CREATE_BUCKETS=true)",
-                ));
-            }
-            if options.dry_run {
-                // Create nothing: compare with what is there.
-                let store = if dir.is_dir() { local_store(dir)? } else { Arc::new(InMemory::new()) };
-                (store, meta_dir.is_some())
-            } else {
-                create_dir(dir)?;
-                let data = local_store(dir)?;
-                match &meta_dir {
-                    Some(meta) => {
-                        create_dir(meta)?;
-                        (Arc::new(SidecarMetadata::new(data, local_store(meta)?)), true)
-                    }
-                    None => (data, false),
-                }
-            }
-        }
+        _ => {}
+    }
+    let files = local_fs(dir)?;
+    let data: Arc<dyn ObjectStore> = files.clone();
+    let (store, keeps_attributes): (Arc<dyn ObjectStore>, bool) = match meta_dir.as_deref().filter(|m| m.is_dir()) {
+        Some(meta) => (Arc::new(SidecarMetadata::new(data, local_fs(meta)?)), true),
+        // A dry run into an AAE layout whose sidecar directory does not exist yet would keep them.
+        None => (data, role == Role::Destination && meta_dir.is_some()),
     };
     if role == Role::Destination && !keeps_attributes {
         tracing::warn!(dir = %describe, "plain directory destination: content types and metadata are not kept (use an AAE layout, <data_dir>/storage/objects/<bucket>)");
@@ -282,6 +307,7 @@ fn open_local(url: &str, dir: &FsPath, role: Role, options: &MigrateOptions) -> 
     Ok(Endpoint {
         url: url.to_owned(),
         store,
+        files: Some(files),
         bucket: describe,
         prefix: None,
         md5_etags: false,
@@ -294,7 +320,7 @@ fn create_dir(dir: &FsPath) -> Result<(), StorageError> {
     std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))
 }
 
-fn local_store(dir: &FsPath) -> Result<Arc<dyn ObjectStore>, StorageError> {
+fn local_fs(dir: &FsPath) -> Result<Arc<LocalFileSystem>, StorageError> {
     let store = LocalFileSystem::new_with_prefix(dir)
         .map_err(|e| StorageError::from_object_store(e).with_bucket(dir.display().to_string()))?;
     Ok(Arc::new(store))

@@ -238,7 +238,6 @@ pub async fn migrate(
         "migration listed"
     );
     progress(tally.snapshot());
-    eprintln!("TEMP opened+listed in {:.3} s", started.elapsed().as_secs_f64());
 
     let copier = Arc::new(Copier::new(endpoints, options.clone(), tally));
     let mut summary = MigrateSummary { dry_run: options.dry_run, ..MigrateSummary::default() };

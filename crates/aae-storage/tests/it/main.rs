@@ -2,6 +2,7 @@
 
 mod cdn;
 mod conformance;
+mod migrate;
 mod properties;
 mod resilience;
 mod support;

@@ -361,7 +361,7 @@ fn env_or(name: &str, default: usize) -> usize {
 /// Throughput on the peer benchmark's data set (10,000 x 4 KiB + 4 x 64 MiB by default) against an
 /// in-process s3s-fs, and with `AAE_MIGRATE_BENCH_RCLONE=1` rclone on the same server, data and
 /// concurrency (`--transfers N --checkers 2N`). Not a pass/fail test: run it with
-/// `cargo test --release -p aae-storage --test migrate throughput -- --ignored --nocapture`
+/// `cargo test --release -p aae-storage --test it migrate::throughput -- --ignored --nocapture`
 /// (sizes: `AAE_MIGRATE_BENCH_SMALL`, `AAE_MIGRATE_BENCH_BIG`, `AAE_MIGRATE_BENCH_CONCURRENCY`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark; run explicitly"]
