@@ -72,7 +72,12 @@ RCLONE=(env -u AWS_CA_BUNDLE RCLONE_CONFIG="$BENCH_TMP/rclone.conf" RCLONE_CONFI
 
 drop_bucket() {
   if [ "$SERVER" = s3s-fs ]; then
+    # s3s-fs keeps each object's metadata beside the buckets, in its root directory, as
+    # `.bucket-<base64url(bucket)>.object-<base64url(key)>.{internal,metadata}.json`.
+    local encoded
+    encoded="$(python3 -c 'import base64, sys; print(base64.urlsafe_b64encode(sys.argv[1].encode()).decode().rstrip("="))' "$1")"
     rm -rf "${S3S_DIR:?}/$1"
+    find "$S3S_DIR" -maxdepth 1 -name ".bucket-$encoded.object-*" -delete
   else
     "${S3UTIL[@]}" rmbucket "$1"
   fi

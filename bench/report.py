@@ -33,7 +33,7 @@ def fmt(x, unit=""):
 
 
 def verdict(ratio, target):
-    return f"{ratio:.2f}x vs ≥ {target}x: {'met' if ratio >= target else 'MISSED'}"
+    return f"{ratio:.{0 if ratio >= 100 else 2}f}x (target ≥ {target}x: {'met' if ratio >= target else 'MISSED'})"
 
 
 presign, transfer, migrate = load("presign"), load("transfer"), load("migrate")
