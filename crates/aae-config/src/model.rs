@@ -23,6 +23,8 @@ pub struct Config {
     pub aws: AwsConfig,
     /// Object storage.
     pub storage: StorageConfig,
+    /// The record store (SQLite by default, PostgreSQL when `url` is `postgres://…`).
+    pub database: DatabaseConfig,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             aws: AwsConfig::default(),
             storage: StorageConfig::default(),
+            database: DatabaseConfig::default(),
         }
     }
 }
@@ -346,6 +349,87 @@ pub struct DualWriteConfig {
     /// When set, every write also goes to this backend, and reads missing on the primary fall back
     /// to it. It uses the same per-backend settings as the primary.
     pub secondary: Option<StorageBackendKind>,
+}
+
+/// The record store and its connection pool (seed 002 "RDS Connection Management": pool size,
+/// pre-ping, recycle).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Empty (default): SQLite in `{data_dir}/aae.db`. `postgres://user:password@host:5432/db`
+    /// (or `postgresql://`): PostgreSQL. Secret, because it may carry a password.
+    #[serde(serialize_with = "redact")]
+    pub url: SecretString,
+    /// Most connections the pool keeps open.
+    pub max_connections: u32,
+    /// Connections the pool keeps open even when idle.
+    pub min_connections: u32,
+    /// Seconds to wait for a free connection before failing as unavailable.
+    pub acquire_timeout_secs: u64,
+    /// Seconds after which a connection is closed and replaced (recycle); 0 keeps it forever.
+    pub max_lifetime_secs: u64,
+    /// Seconds an idle connection above `min_connections` is kept; 0 keeps it forever.
+    pub idle_timeout_secs: u64,
+    /// Check each connection with a round trip before handing it out, so a connection the server
+    /// dropped is replaced instead of failing the caller.
+    pub pre_ping: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from(""),
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout_secs: 30,
+            max_lifetime_secs: 3600,
+            idle_timeout_secs: 600,
+            pre_ping: true,
+        }
+    }
+}
+
+/// The engine a [`DatabaseConfig`] selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// SQLite in `{data_dir}/aae.db` (empty `url`).
+    Sqlite,
+    /// PostgreSQL (`postgres://` or `postgresql://`).
+    Postgres,
+}
+
+impl DatabaseKind {
+    /// The name shown in health lines and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// The URL schemes `url` accepts (an empty `url` selects SQLite).
+    pub const SCHEMES: [&'static str; 2] = ["postgres", "postgresql"];
+
+    /// The engine `url` selects, or `Err(scheme)` naming the unsupported scheme (never the whole
+    /// URL, which may hold a password).
+    pub fn kind(&self) -> Result<DatabaseKind, String> {
+        let url = self.url.expose_secret().trim();
+        if url.is_empty() {
+            return Ok(DatabaseKind::Sqlite);
+        }
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme).unwrap_or("");
+        if Self::SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+            Ok(DatabaseKind::Postgres)
+        } else {
+            Err(scheme.chars().take(32).collect())
+        }
+    }
+}
+
+fn redact<S: Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    if secret.expose_secret().is_empty() { s.serialize_str("") } else { s.serialize_str("[redacted]") }
 }
 
 fn redact_opt<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {

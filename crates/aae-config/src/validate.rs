@@ -2,7 +2,7 @@
 
 use aae_types::BucketPurpose;
 
-use crate::model::{BucketLocation, Config, SseKind, StorageBackendKind};
+use crate::model::{BucketLocation, Config, DatabaseConfig, SseKind, StorageBackendKind};
 
 /// A configuration error. Every variant names the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -156,11 +156,40 @@ impl Config {
                 "timeouts must be at least 1 second",
             ));
         }
+        self.validate_database()?;
         if storage.dual_write.secondary == Some(storage.backend) && storage.backend != StorageBackendKind::Memory {
             return Err(ConfigError::invalid(
                 "storage.dual_write.secondary",
                 format!("must differ from storage.backend (`{}`)", storage.backend.as_str()),
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_database(&self) -> Result<(), ConfigError> {
+        let database = &self.database;
+        if let Err(scheme) = database.kind() {
+            let shown = if scheme.is_empty() { "no scheme".to_owned() } else { format!("scheme `{scheme}`") };
+            return Err(ConfigError::invalid(
+                "database.url",
+                format!(
+                    "{shown} is not supported; allowed schemes: {} (e.g. postgres://user:password@host:5432/aae), \
+                     or leave it empty for SQLite in {{data_dir}}/aae.db",
+                    DatabaseConfig::SCHEMES.map(|s| format!("{s}://")).join(", ")
+                ),
+            ));
+        }
+        if database.max_connections == 0 || database.max_connections > 10_000 {
+            return Err(ConfigError::invalid("database.max_connections", "must be between 1 and 10000"));
+        }
+        if database.min_connections > database.max_connections {
+            return Err(ConfigError::invalid(
+                "database.min_connections",
+                format!("must not exceed database.max_connections ({})", database.max_connections),
+            ));
+        }
+        if database.acquire_timeout_secs == 0 {
+            return Err(ConfigError::invalid("database.acquire_timeout_secs", "must be at least 1 second"));
         }
         Ok(())
     }

@@ -173,3 +173,51 @@ fn example_file_lists_the_defaults() {
     let defaults = Config::load(&ConfigSources { ignore_env: true, ..Default::default() }).expect("defaults");
     assert_eq!(example.to_redacted_toml(), defaults.to_redacted_toml());
 }
+
+#[test]
+fn database_url_selects_the_engine_and_stays_secret() {
+    Jail::expect_with(|jail| {
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(config.database.kind(), Ok(crate::DatabaseKind::Sqlite));
+        assert_eq!(config.database.max_connections, 10);
+        assert!(config.database.pre_ping);
+        jail.set_env("AAE__DATABASE__URL", "postgres://aae:hunter2-password@db.internal:5432/aae");
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(config.database.kind(), Ok(crate::DatabaseKind::Postgres));
+        let toml = config.to_redacted_toml();
+        assert!(!toml.contains("hunter2-password") && toml.contains("url = \"[redacted]\""), "{toml}");
+        assert!(!format!("{config:?}").contains("hunter2-password"));
+        jail.set_env("AAE__DATABASE__URL", "mysql://root:hunter2-password@db/aae");
+        let err = load_env().expect_err("mysql").to_string();
+        assert!(
+            err.contains("database.url") && err.contains("`mysql`") && err.contains("postgres://, postgresql://"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2-password"), "{err}");
+        jail.set_env("AAE__DATABASE__URL", "aae.db");
+        let err = load_env().expect_err("no scheme").to_string();
+        assert!(err.contains("no scheme"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn database_pool_limits_are_checked() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__DATABASE__MAX_CONNECTIONS", "0");
+        let err = load_env().expect_err("zero pool").to_string();
+        assert!(err.contains("database.max_connections"), "{err}");
+        jail.set_env("AAE__DATABASE__MAX_CONNECTIONS", "4");
+        jail.set_env("AAE__DATABASE__MIN_CONNECTIONS", "5");
+        let err = load_env().expect_err("min above max").to_string();
+        assert!(err.contains("database.min_connections"), "{err}");
+        jail.set_env("AAE__DATABASE__MIN_CONNECTIONS", "1");
+        jail.set_env("AAE__DATABASE__PRE_PING", "false");
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert!(!config.database.pre_ping);
+        jail.set_env("AAE__DATABASE__POOL_SIZE", "5");
+        let err = load_env().expect_err("unknown key").to_string();
+        assert!(err.contains("unknown key `pool_size`") && err.contains("max_connections"), "{err}");
+        Ok(())
+    });
+}
