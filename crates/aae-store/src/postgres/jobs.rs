@@ -1,0 +1,261 @@
+//! [`JobStore`] on PostgreSQL. Leasing is one statement,
+//! `UPDATE jobs … WHERE id IN (SELECT id … ORDER BY priority_rank, run_at LIMIT n FOR UPDATE SKIP
+//! LOCKED) RETURNING …`: concurrent workers skip each other's rows instead of waiting, and each job
+//! goes to exactly one of them. Times come from the database clock (`now()`), so workers on
+//! machines with skewed clocks agree on lease expiry and `run_at`.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use super::{PgStore, json};
+use crate::error::{SqlxResultExt, StoreError, StoreResult};
+use crate::jobs::{
+    Backoff, JOB_COLUMNS, Job, JobFilter, JobStore, NewJob, check_progress, check_worker, job_from_row,
+    lost_or_missing, sort_leased,
+};
+
+const ENTITY: &str = "job";
+
+/// [`JOB_COLUMNS`] with the DECIMAL(5,2) progress read as float8.
+static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    JOB_COLUMNS.replace("progress_percentage,", "progress_percentage::float8 AS progress_percentage,")
+});
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+impl PgStore {
+    async fn job_exists(&self, job_id: Uuid) -> StoreResult<bool> {
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM jobs WHERE id = $1")
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await
+            .on(ENTITY)?;
+        Ok(found.is_some())
+    }
+
+    async fn fetch_job(&self, query: PgQuery<'_>) -> StoreResult<Option<Job>> {
+        let row: Option<PgRow> = query.fetch_optional(&self.pool).await.on(ENTITY)?;
+        row.map(|r| job_from_row(&r)).transpose()
+    }
+}
+
+#[async_trait]
+impl JobStore for PgStore {
+    async fn enqueue(&self, job: NewJob) -> StoreResult<Job> {
+        job.check()?;
+        let sql = format!(
+            "INSERT INTO jobs (id, user_id, status, priority, topic, description, configuration, progress_percentage, \
+             created_at, updated_at, estimated_completion, batch_id, kind, attempts, max_attempts, run_at) \
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, 0, now(), now(), $7, $8, $9, 0, $10, COALESCE($11, now())) \
+             RETURNING {}",
+            *COLUMNS
+        );
+        let row: PgRow = sqlx::query(&sql)
+            .bind(Uuid::new_v4())
+            .bind(job.user_id)
+            .bind(job.priority.as_str())
+            .bind(&job.topic)
+            .bind(&job.description)
+            .bind(json(&job.configuration))
+            .bind(job.estimated_completion)
+            .bind(job.batch_id)
+            .bind(&job.kind)
+            .bind(job.max_attempts)
+            .bind(job.run_at)
+            .fetch_one(&self.pool)
+            .await
+            .on(ENTITY)?;
+        job_from_row(&row)
+    }
+
+    async fn lease(
+        &self,
+        worker_id: &str,
+        kinds: &[String],
+        lease_duration: Duration,
+        n: u32,
+    ) -> StoreResult<Vec<Job>> {
+        check_worker(worker_id)?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        // Expired leases go back to the queue (or fail when out of attempts). Rows another caller
+        // is already reaping are skipped, not waited for.
+        sqlx::query(
+            "UPDATE jobs SET \
+             status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+             error_info = CASE WHEN attempts >= max_attempts \
+               THEN jsonb_build_object('error', 'lease expired', 'lease_owner', lease_owner, 'attempts', attempts) \
+               ELSE error_info END, \
+             completed_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END, \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = now() \
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_expires_at < now() \
+               FOR UPDATE SKIP LOCKED)",
+        )
+        .execute(&self.pool)
+        .await
+        .on(ENTITY)?;
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2), \
+             attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now() \
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= now() \
+               AND (cardinality($3::text[]) = 0 OR kind = ANY($3)) \
+               ORDER BY priority_rank, run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING {}",
+            *COLUMNS
+        );
+        let rows: Vec<PgRow> = sqlx::query(&sql)
+            .bind(worker_id)
+            .bind(lease_duration.as_secs_f64())
+            .bind(kinds)
+            .bind(i64::from(n))
+            .fetch_all(&self.pool)
+            .await
+            .on(ENTITY)?;
+        let mut jobs = rows.iter().map(job_from_row).collect::<StoreResult<Vec<_>>>()?;
+        sort_leased(&mut jobs);
+        Ok(jobs)
+    }
+
+    async fn heartbeat(&self, job_id: Uuid, worker_id: &str, lease_duration: Duration) -> StoreResult<DateTime<Utc>> {
+        let expires: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now() \
+             WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING lease_expires_at",
+        )
+        .bind(job_id)
+        .bind(worker_id)
+        .bind(lease_duration.as_secs_f64())
+        .fetch_optional(&self.pool)
+        .await
+        .on(ENTITY)?;
+        match expires {
+            Some(expires) => Ok(expires),
+            None => Err(lost_or_missing(self.job_exists(job_id).await?, job_id, worker_id)),
+        }
+    }
+
+    async fn report_progress(
+        &self,
+        job_id: Uuid,
+        worker_id: &str,
+        progress: f64,
+        stage: Option<&str>,
+    ) -> StoreResult<()> {
+        check_progress(progress)?;
+        let done = sqlx::query(
+            "UPDATE jobs SET progress_percentage = $3, current_stage = COALESCE($4, current_stage), updated_at = now() \
+             WHERE id = $1 AND status = 'running' AND lease_owner = $2",
+        )
+        .bind(job_id)
+        .bind(worker_id)
+        .bind(progress)
+        .bind(stage)
+        .execute(&self.pool)
+        .await
+        .on(ENTITY)?;
+        if done.rows_affected() == 0 {
+            return Err(lost_or_missing(self.job_exists(job_id).await?, job_id, worker_id));
+        }
+        Ok(())
+    }
+
+    async fn complete(&self, job_id: Uuid, worker_id: &str, metrics: Option<Value>) -> StoreResult<Job> {
+        let sql = format!(
+            "UPDATE jobs SET status = 'completed', progress_percentage = 100, metrics = COALESCE($3, metrics), \
+             lease_owner = NULL, lease_expires_at = NULL, completed_at = now(), updated_at = now() \
+             WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING {}",
+            *COLUMNS
+        );
+        let metrics = metrics.as_ref().and_then(json);
+        match self.fetch_job(sqlx::query(&sql).bind(job_id).bind(worker_id).bind(metrics)).await? {
+            Some(job) => Ok(job),
+            None => Err(lost_or_missing(self.job_exists(job_id).await?, job_id, worker_id)),
+        }
+    }
+
+    async fn fail(&self, job_id: Uuid, worker_id: &str, error_info: Value, backoff: Backoff) -> StoreResult<Job> {
+        // The same delay as `Backoff::delay`: min(base × 2^(attempts − 1), max), exponent capped at 30.
+        let sql = format!(
+            "UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+             error_info = $3, \
+             run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE now() + make_interval(secs => \
+               LEAST($4 * power(2, LEAST(GREATEST(attempts - 1, 0), 30)), $5)) END, \
+             completed_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END, \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = now() \
+             WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING {}",
+            *COLUMNS
+        );
+        let query = sqlx::query(&sql)
+            .bind(job_id)
+            .bind(worker_id)
+            .bind(json(&error_info))
+            .bind(backoff.base.as_secs_f64())
+            .bind(backoff.max.as_secs_f64());
+        match self.fetch_job(query).await? {
+            Some(job) => Ok(job),
+            None => Err(lost_or_missing(self.job_exists(job_id).await?, job_id, worker_id)),
+        }
+    }
+
+    async fn cancel(&self, job_id: Uuid) -> StoreResult<Job> {
+        let sql = format!(
+            "UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, completed_at = now(), \
+             updated_at = now() WHERE id = $1 AND status IN ('queued', 'running') RETURNING {}",
+            *COLUMNS
+        );
+        match self.fetch_job(sqlx::query(&sql).bind(job_id)).await? {
+            Some(job) => Ok(job),
+            None if self.job_exists(job_id).await? => {
+                Err(StoreError::conflict(ENTITY, "only queued or running jobs can be cancelled").with_id(job_id))
+            }
+            None => Err(StoreError::not_found(ENTITY, job_id)),
+        }
+    }
+
+    async fn retry(&self, job_id: Uuid) -> StoreResult<Job> {
+        let sql = format!(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = now(), progress_percentage = 0, \
+             current_stage = NULL, completed_at = NULL, updated_at = now() \
+             WHERE id = $1 AND status IN ('failed', 'cancelled') RETURNING {}",
+            *COLUMNS
+        );
+        match self.fetch_job(sqlx::query(&sql).bind(job_id)).await? {
+            Some(job) => Ok(job),
+            None if self.job_exists(job_id).await? => {
+                Err(StoreError::conflict(ENTITY, "only failed or cancelled jobs can be retried").with_id(job_id))
+            }
+            None => Err(StoreError::not_found(ENTITY, job_id)),
+        }
+    }
+
+    async fn get(&self, job_id: Uuid) -> StoreResult<Job> {
+        let sql = format!("SELECT {} FROM jobs WHERE id = $1", *COLUMNS);
+        self.fetch_job(sqlx::query(&sql).bind(job_id)).await?.ok_or_else(|| StoreError::not_found(ENTITY, job_id))
+    }
+
+    async fn list(&self, filter: &JobFilter) -> StoreResult<Vec<Job>> {
+        let sql = format!(
+            "SELECT {} FROM jobs WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) \
+             AND ($3::text IS NULL OR kind = $3) AND ($4::uuid IS NULL OR batch_id = $4) \
+             ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
+            *COLUMNS
+        );
+        let rows: Vec<PgRow> = sqlx::query(&sql)
+            .bind(filter.user_id)
+            .bind(filter.status.map(|s| s.as_str()))
+            .bind(&filter.kind)
+            .bind(filter.batch_id)
+            .bind(filter.limit())
+            .bind(filter.offset as i64)
+            .fetch_all(&self.pool)
+            .await
+            .on(ENTITY)?;
+        rows.iter().map(job_from_row).collect()
+    }
+}

@@ -1,0 +1,148 @@
+//! [`CampaignStore`] on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+
+use super::{SqliteStore, json, now, opt_json, opt_ts, ts};
+use crate::campaigns::{
+    CAMPAIGN_COLUMNS, Campaign, CampaignStats, CampaignStatus, CampaignStore, Cursor, Page, STATS_SQL,
+    campaign_from_row, into_page, page_limit,
+};
+use crate::error::{SqlxResultExt, StoreError, StoreResult};
+
+const ENTITY: &str = "campaign";
+
+impl SqliteStore {
+    /// One page where `column = value`, newest first, after `cursor`.
+    async fn campaign_page(
+        &self,
+        column: &str,
+        value: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> StoreResult<Page<Campaign>> {
+        let limit = page_limit(limit)?;
+        let cursor = cursor.map(Cursor::decode).transpose()?;
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE {column} = $1 \
+             AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND campaign_id < $3)) \
+             ORDER BY created_at DESC, campaign_id DESC LIMIT $4"
+        );
+        let rows: Vec<SqliteRow> = sqlx::query(&sql)
+            .bind(value)
+            .bind(cursor.as_ref().map(|c| ts(c.created_at)))
+            .bind(cursor.as_ref().map(|c| c.campaign_id.clone()))
+            .bind(limit + 1)
+            .fetch_all(&self.pool)
+            .await
+            .on(ENTITY)?;
+        let items = rows.iter().map(campaign_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(into_page(items, limit))
+    }
+}
+
+#[async_trait]
+impl CampaignStore for SqliteStore {
+    async fn put(&self, c: &Campaign) -> StoreResult<()> {
+        c.check()?;
+        let sql = format!(
+            "INSERT INTO campaigns ({CAMPAIGN_COLUMNS}, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (campaign_id) DO UPDATE SET user_id = excluded.user_id, \
+             campaign_name = excluded.campaign_name, status = excluded.status, created_at = excluded.created_at, \
+             completed_at = excluded.completed_at, execution_time = excluded.execution_time, \
+             website_url = excluded.website_url, pdf_url = excluded.pdf_url, \
+             workflow_state_url = excluded.workflow_state_url, metadata_url = excluded.metadata_url, \
+             campaign_brief = excluded.campaign_brief, final_state = excluded.final_state, \
+             progress_log = excluded.progress_log, agent_interactions = excluded.agent_interactions, \
+             updated_at = excluded.updated_at"
+        );
+        sqlx::query(&sql)
+            .bind(&c.campaign_id)
+            .bind(&c.user_id)
+            .bind(&c.campaign_name)
+            .bind(c.status.as_str())
+            .bind(ts(c.created_at))
+            .bind(opt_ts(c.completed_at))
+            .bind(c.execution_time)
+            .bind(&c.website_url)
+            .bind(&c.pdf_url)
+            .bind(&c.workflow_state_url)
+            .bind(&c.metadata_url)
+            .bind(c.campaign_brief.to_string())
+            .bind(opt_json(c.final_state.as_ref()))
+            .bind(opt_json(c.progress_log.as_ref()))
+            .bind(json(&c.agent_interactions).unwrap_or_else(|| "[]".into()))
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .on(ENTITY)?;
+        Ok(())
+    }
+
+    async fn get(&self, campaign_id: &str) -> StoreResult<Campaign> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE campaign_id = $1");
+        let row: Option<SqliteRow> = sqlx::query(&sql).bind(campaign_id).fetch_optional(&self.pool).await.on(ENTITY)?;
+        row.map(|r| campaign_from_row(&r)).transpose()?.ok_or_else(|| StoreError::not_found(ENTITY, campaign_id))
+    }
+
+    async fn set_status(
+        &self,
+        campaign_id: &str,
+        status: CampaignStatus,
+        completed_at: Option<DateTime<Utc>>,
+        execution_time: Option<f64>,
+    ) -> StoreResult<()> {
+        if execution_time.is_some_and(|t| !t.is_finite() || t < 0.0) {
+            return Err(StoreError::invalid(ENTITY, "execution_time must be a non-negative number of seconds"));
+        }
+        let done = sqlx::query(
+            "UPDATE campaigns SET status = $2, completed_at = COALESCE($3, completed_at), \
+             execution_time = COALESCE($4, execution_time), updated_at = $5 WHERE campaign_id = $1",
+        )
+        .bind(campaign_id)
+        .bind(status.as_str())
+        .bind(opt_ts(completed_at))
+        .bind(execution_time)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .on(ENTITY)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found(ENTITY, campaign_id));
+        }
+        Ok(())
+    }
+
+    async fn list_by_user(&self, user_id: &str, limit: u32, cursor: Option<&str>) -> StoreResult<Page<Campaign>> {
+        self.campaign_page("user_id", user_id, limit, cursor).await
+    }
+
+    async fn list_by_status(
+        &self,
+        status: CampaignStatus,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> StoreResult<Page<Campaign>> {
+        self.campaign_page("status", status.as_str(), limit, cursor).await
+    }
+
+    async fn stats(&self, user_id: Option<&str>) -> StoreResult<CampaignStats> {
+        let groups: Vec<(String, i64, f64, i64)> =
+            sqlx::query_as(STATS_SQL).bind(user_id).fetch_all(&self.pool).await.on(ENTITY)?;
+        Ok(CampaignStats::from_groups(groups))
+    }
+
+    async fn delete(&self, campaign_id: &str) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM campaigns WHERE campaign_id = $1")
+            .bind(campaign_id)
+            .execute(&self.pool)
+            .await
+            .on(ENTITY)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found(ENTITY, campaign_id));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+//! The record store's conformance suite: every test runs on SQLite (a temporary file) and on
+//! PostgreSQL (a fresh database on 127.0.0.1:5432, or `AAE_TEST_DATABASE_URL`).
+
+// The suite bodies are plain async fns that the `conformance!` macro calls from its tests, so
+// clippy's allow-unwrap-in-tests does not reach them.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod campaigns;
+mod credits;
+mod jobs;
+mod lifecycle;
+mod records;
+mod users;
