@@ -76,6 +76,20 @@ pub enum Command {
     /// Work with object storage.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Work with the record database (SQLite by default, PostgreSQL with database.url).
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply the schema migrations not applied yet (start-up does the same); a second run
+    /// changes nothing.
+    Migrate {
+        /// Print one JSON object: engine, applied, known.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

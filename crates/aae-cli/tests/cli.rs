@@ -249,3 +249,40 @@ async fn migrate_copies_local_objects_to_s3_and_resumes() {
     assert!(!missing.status.success());
     assert!(stderr(&missing).contains("nonexistent"), "{}", stderr(&missing));
 }
+
+#[test]
+fn db_migrate_applies_once_and_config_check_reports_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = aae(dir.path(), &["db", "migrate"], &[]);
+    assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
+    assert!(stdout(&first).contains("applied 1 migration(s): 0001_records"), "{}", stdout(&first));
+    assert!(dir.path().join("aae.db").is_file());
+    let second = aae(dir.path(), &["db", "migrate", "--json"], &[]);
+    let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(report, serde_json::json!({"engine": "sqlite", "applied": [], "known": 1}));
+    let check = aae(dir.path(), &["config", "check"], &[]);
+    assert!(check.status.success(), "{}{}", stdout(&check), stderr(&check));
+    let text = stdout(&check);
+    assert!(text.contains("ok   database") && text.contains("schema up to date"), "{text}");
+    assert!(text.contains("[database]") && text.contains("max_connections = 10"), "{text}");
+}
+
+#[test]
+fn config_check_fails_when_the_database_is_down_without_printing_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("postgres://aae:db-password-do-not-print@127.0.0.1:{port}/aae");
+    let out = aae(
+        dir.path(),
+        &["config", "check"],
+        &[("AAE__DATABASE__URL", &url), ("AAE__DATABASE__ACQUIRE_TIMEOUT_SECS", "2")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("FAIL database") && text.contains(&format!("127.0.0.1:{port}/aae")), "{text}");
+    assert!(text.contains("url = \"[redacted]\""), "{text}");
+    assert!(!text.contains("db-password-do-not-print") && !stderr(&out).contains("db-password-do-not-print"));
+    let out = aae(dir.path(), &["db", "migrate"], &[("AAE__DATABASE__URL", "mysql://root:pw@db/aae")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("database.url") && stderr(&out).contains("postgres://"), "{}", stderr(&out));
+}

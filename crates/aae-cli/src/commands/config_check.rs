@@ -8,16 +8,19 @@ use aae_storage::StorageService;
 use aae_types::ServiceHealth;
 
 pub async fn run(config: Config, json: bool) -> anyhow::Result<ExitCode> {
-    let health: Vec<ServiceHealth> = match StorageService::from_config(&config).await {
+    let mut health: Vec<ServiceHealth> = match StorageService::from_config(&config).await {
         Ok(storage) => storage.health().await,
-        Err(error) => vec![ServiceHealth {
-            service: "storage".into(),
-            healthy: false,
-            detail: error.to_string(),
-            latency_ms: 0,
-            last_check: chrono_now(),
-        }],
+        Err(error) => vec![failed("storage", error.to_string())],
     };
+    // Connects without migrating: checking the configuration changes no schema.
+    health.push(match aae_store::connect(&config.database, &config.data_dir).await {
+        Ok(records) => {
+            let line = records.health().await;
+            records.close().await;
+            line
+        }
+        Err(error) => failed("database", error.to_string()),
+    });
     let healthy = health.iter().all(|h| h.healthy);
     if json {
         let body = serde_json::json!({ "config": config.to_redacted_json(), "services": health, "healthy": healthy });
@@ -31,6 +34,10 @@ pub async fn run(config: Config, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn failed(service: &str, detail: String) -> ServiceHealth {
+    ServiceHealth { service: service.into(), healthy: false, detail, latency_ms: 0, last_check: chrono_now() }
 }
 
 fn chrono_now() -> String {

@@ -1,6 +1,7 @@
 //! Command implementations.
 
 mod config_check;
+mod db;
 mod migrate;
 mod serve;
 mod storage;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use aae_config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Command, ConfigCommand};
+use crate::cli::{Command, ConfigCommand, DbCommand};
 
 /// Logs go to stderr so stdout carries only command output.
 pub fn init_logging(config: &Config) {
@@ -28,5 +29,6 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Serve(_) => serve::run(config).await,
         Command::Config(ConfigCommand::Check { json }) => config_check::run(config, json).await,
         Command::Storage(command) => storage::run(command, config).await,
+        Command::Db(DbCommand::Migrate { json }) => db::migrate(config, json).await,
     }
 }
