@@ -3,18 +3,17 @@
 //!
 //! A multipart upload that fails is aborted, so no partial object ever becomes visible.
 
+mod download;
+
 use std::path::Path as FsPath;
 
-use std::sync::Arc;
-
-use aae_config::StorageBackendKind;
 use aae_types::BucketPurpose;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, FuturesUnordered};
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, MultipartUpload, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::{StorageError, StorageErrorKind};
 use crate::service::{ObjectInfo, Side, StorageService, UploadOptions, UploadResult, info_from_get};
@@ -206,83 +205,6 @@ impl StorageService {
             }
         })
         .await
-    }
-
-    /// Downloads an object into `file` (written to a temporary file, then renamed into place).
-    pub async fn download_to_file(
-        &self,
-        purpose: BucketPurpose,
-        key: &str,
-        file: &FsPath,
-        progress: Option<ProgressFn<'_>>,
-    ) -> Result<ObjectInfo, StorageError> {
-        let (info, mut stream) = self.download_parallel(purpose, key).await?;
-        let fail = |e: std::io::Error| {
-            StorageError::new(StorageErrorKind::Internal, format!("cannot write {}: {e}", file.display()))
-        };
-        let tmp = file.with_extension(format!("aae-partial-{}", std::process::id()));
-        let mut out = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::create(&tmp).await.map_err(fail)?);
-        let mut done = 0u64;
-        let outcome = async {
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                out.write_all(&chunk).await.map_err(fail)?;
-                done += chunk.len() as u64;
-                if let Some(report) = progress {
-                    report(Progress { bytes_done: done, bytes_total: Some(info.size) });
-                }
-            }
-            out.flush().await.map_err(fail)?;
-            tokio::fs::rename(&tmp, file).await.map_err(fail)
-        }
-        .await;
-        if outcome.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        outcome.map(|()| info)
-    }
-}
-
-impl StorageService {
-    /// Like [`download`](Self::download), but objects at or above the multipart threshold on an
-    /// HTTP backend are fetched as `part_size` ranges, `concurrency` at a time, pinned to the
-    /// object's ETag so a concurrent overwrite fails the download instead of mixing versions.
-    /// The stream yields the ranges in order.
-    pub async fn download_parallel(
-        &self,
-        purpose: BucketPurpose,
-        key: &str,
-    ) -> Result<(ObjectInfo, ByteStream), StorageError> {
-        let remote = matches!(self.primary.backend.kind(), StorageBackendKind::S3 | StorageBackendKind::Gcs);
-        let threshold = self.multipart.threshold_mib << 20;
-        if !remote || self.secondary.is_some() {
-            return self.download(purpose, key).await;
-        }
-        let info = self.head(purpose, key).await?;
-        if info.size < threshold {
-            return self.download(purpose, key).await;
-        }
-        let full = self.full_key(purpose, key)?;
-        let bucket = self.location(purpose).name.clone();
-        let path = parse_path(&full)?;
-        let store = self.primary.backend.store(&bucket)?;
-        let part = self.multipart.part_size_mib << 20;
-        let etag = info.etag.clone();
-        let ranges: Vec<std::ops::Range<u64>> =
-            (0..info.size).step_by(part as usize).map(|start| start..(start + part).min(info.size)).collect();
-        let (error_bucket, error_key) = (bucket.clone(), key.to_owned());
-        let stream = futures::stream::iter(ranges)
-            .map(move |range| {
-                let (store, path) = (Arc::clone(&store), path.clone());
-                let options = GetOptions { range: Some(range.into()), if_match: etag.clone(), ..Default::default() };
-                async move { store.get_opts(&path, options).await?.bytes().await }
-            })
-            .buffered(self.multipart.concurrency.max(1))
-            .map_err(move |e| {
-                StorageError::from_object_store(e).with_bucket(error_bucket.clone()).with_key(error_key.clone())
-            })
-            .boxed();
-        Ok((info, stream))
     }
 }
 

@@ -38,7 +38,8 @@ pub async fn run(args: MigrateArgs, config: &Config) -> anyhow::Result<ExitCode>
             bar.set_length(p.objects_total);
             bar.set_position(p.objects_done);
             bar.set_message(format!(
-                "{}/{} MiB (copied {}, skipped {}, failed {})",
+                "{}{}/{} MiB (copied {}, skipped {}, failed {})",
+                if p.listed { "" } else { "listing, " },
                 p.bytes_done >> 20,
                 p.bytes_total >> 20,
                 p.copied,

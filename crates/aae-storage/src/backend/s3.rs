@@ -368,11 +368,13 @@ impl S3Backend {
     /// Copies `from_bucket`/`from_key` to `bucket`/`key` on this endpoint without moving the bytes
     /// through us: a presigned `CopyObject` (`x-amz-copy-source`, `x-amz-metadata-directive: COPY`
     /// so content type and metadata are kept; the destination gets our SSE settings). Returns the
-    /// new object's ETag as S3 reports it (quoted). S3 copies objects up to 5 GiB this way.
+    /// new object's ETag as S3 reports it (quoted). S3 copies objects up to 5 GiB this way. With
+    /// `if_match`, the copy happens only while the source still has that ETag (else 412, a conflict).
     pub(crate) async fn copy_object(
         &self,
         from_bucket: &str,
         from_key: &str,
+        if_match: Option<&str>,
         bucket: &str,
         key: &str,
     ) -> Result<Option<String>, StorageError> {
@@ -381,6 +383,9 @@ impl S3Backend {
             ("x-amz-copy-source", format!("/{from_bucket}/{}", super::encode_key(from_key))),
             ("x-amz-metadata-directive", "COPY".to_owned()),
         ];
+        if let Some(etag) = if_match {
+            headers.push(("x-amz-copy-source-if-match", etag.to_owned()));
+        }
         headers.extend(self.sse_headers());
         let signed: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let input = PresignInput { method: "PUT", bucket, key, query: &[], expires_secs: 300, signed_headers: &signed };

@@ -195,10 +195,22 @@ impl Copier {
 
     /// Copies inside one S3 endpoint, then checks the copy's ETag against the source's; when
     /// they cannot be compared (a multipart source becomes one part) the copy is read back.
+    ///
+    /// When the listing gave no usable source ETag (some S3 servers list none), one bodiless
+    /// HEAD fetches it and the copy is pinned to it (`x-amz-copy-source-if-match`), so an MD5
+    /// ETag still verifies the copy without reading either side.
     async fn server_side_copy(&self, s3: &S3Backend, object: &Listed, target: &Path) -> Result<u64, StorageError> {
         let (src, dst) = (&self.endpoints.source, &self.endpoints.destination);
-        let etag = s3.copy_object(&src.bucket, object.path.as_ref(), &dst.bucket, target.as_ref()).await?;
-        let s = ETagSum::parse(object.etag.as_deref(), src.md5_etags);
+        let mut source_etag = object.etag.clone();
+        let mut s = ETagSum::parse(source_etag.as_deref(), src.md5_etags);
+        if s == ETagSum::Opaque {
+            let head = src.store.head(&object.path).await;
+            let head = head.map_err(|e| src.context(StorageError::from_object_store(e), &object.path))?;
+            source_etag = head.e_tag;
+            s = ETagSum::parse(source_etag.as_deref(), src.md5_etags);
+        }
+        let pin = source_etag.as_deref().filter(|_| s != ETagSum::Opaque);
+        let etag = s3.copy_object(&src.bucket, object.path.as_ref(), pin, &dst.bucket, target.as_ref()).await?;
         let d = ETagSum::parse(etag.as_deref(), dst.md5_etags);
         if s == d && s != ETagSum::Opaque {
             return Ok(object.size);

@@ -5,7 +5,8 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use aae_config::SseKind;
-use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -105,21 +106,22 @@ pub(crate) struct Endpoint {
 impl Endpoint {
     /// Every object below the prefix.
     pub(crate) async fn list(&self) -> Result<Vec<Listed>, StorageError> {
-        let metas: Vec<_> = self
-            .store
-            .list(self.prefix.as_ref())
-            .try_collect()
-            .await
-            .map_err(|e| StorageError::from_object_store(e).with_bucket(&self.bucket))?;
+        self.list_stream().try_collect().await
+    }
+
+    /// Every object below the prefix, page by page as the store answers.
+    pub(crate) fn list_stream(&self) -> BoxStream<'static, Result<Listed, StorageError>> {
         let prefix = self.prefix.as_ref().map(|p| format!("{p}/"));
-        Ok(metas
-            .into_iter()
-            .map(|meta| {
+        let bucket = self.bucket.clone();
+        self.store
+            .list(self.prefix.as_ref())
+            .map_ok(move |meta| {
                 let full = meta.location.as_ref();
                 let rel = prefix.as_deref().and_then(|p| full.strip_prefix(p)).unwrap_or(full).to_owned();
                 Listed { rel, size: meta.size, etag: meta.e_tag, path: meta.location }
             })
-            .collect())
+            .map_err(move |e| StorageError::from_object_store(e).with_bucket(&bucket))
+            .boxed()
     }
 
     /// Reads `path` and returns its checksums (with composites for `part_sizes`): local files in

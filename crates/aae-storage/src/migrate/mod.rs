@@ -24,11 +24,14 @@ mod location;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde::Serialize;
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
+use tokio::task::{Id, JoinSet};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::backend::BackendOptions;
 use crate::error::{StorageError, StorageErrorKind};
@@ -47,6 +50,8 @@ const MIN_PART_SIZE: usize = 5 << 20;
 const MAX_PART_SIZE: usize = 5 << 30;
 /// How often progress is reported while objects are in flight (besides after each object).
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+/// Listed objects waiting for a copy slot; the listing runs this far ahead of the copies.
+const LISTING_BUFFER: usize = 16_384;
 
 /// What to migrate and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,17 +163,19 @@ pub struct MigrateFailure {
     pub error: String,
 }
 
-/// Progress, reported once listing is done, after each object, and every 100 ms while objects
-/// are in flight (so large copies move the bar). The callback runs on the task that awaits [`migrate`].
+/// Progress, reported after each object, every 100 ms while objects are in flight (so large
+/// copies move the bar) and when the listing ends. Copying starts with the first page of the
+/// listing, so the totals grow until `listed` is true. The callback runs on the task that awaits
+/// [`migrate`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MigrateProgress {
     /// Objects finished (copied, skipped or failed).
     pub objects_done: u64,
-    /// Objects at the source.
+    /// Objects at the source (listed so far).
     pub objects_total: u64,
     /// Bytes of finished objects plus bytes sent of objects in progress.
     pub bytes_done: u64,
-    /// Bytes at the source.
+    /// Bytes at the source (listed so far).
     pub bytes_total: u64,
     /// Objects copied so far.
     pub copied: u64,
@@ -176,6 +183,8 @@ pub struct MigrateProgress {
     pub skipped: u64,
     /// Objects failed so far.
     pub failed: u64,
+    /// Whether the source is listed to the end (the totals are final).
+    pub listed: bool,
 }
 
 /// A progress callback.
@@ -184,8 +193,9 @@ pub type ProgressFn<'a> = &'a (dyn Fn(MigrateProgress) + Send + Sync);
 /// Counters shared by the copy workers.
 #[derive(Debug, Default)]
 struct Tally {
-    objects_total: u64,
-    bytes_total: u64,
+    objects_total: AtomicU64,
+    bytes_total: AtomicU64,
+    listed: AtomicBool,
     objects_done: AtomicU64,
     finished_bytes: AtomicU64,
     in_flight_bytes: AtomicU64,
@@ -199,12 +209,13 @@ impl Tally {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         MigrateProgress {
             objects_done: load(&self.objects_done),
-            objects_total: self.objects_total,
+            objects_total: load(&self.objects_total),
             bytes_done: load(&self.finished_bytes) + load(&self.in_flight_bytes),
-            bytes_total: self.bytes_total,
+            bytes_total: load(&self.bytes_total),
             copied: load(&self.copied),
             skipped: load(&self.skipped),
             failed: load(&self.failed),
+            listed: self.listed.load(Ordering::Relaxed),
         }
     }
 }
@@ -220,57 +231,67 @@ pub async fn migrate(
     let started = Instant::now();
     options.validate()?;
     let endpoints = location::open(options, base).await?;
-    let (sources, existing) = futures::try_join!(endpoints.source.list(), endpoints.destination.list())?;
-    let mut existing: HashMap<String, location::Listed> = existing.into_iter().map(|l| (l.rel.clone(), l)).collect();
-    let tally = Tally {
-        objects_total: sources.len() as u64,
-        bytes_total: sources.iter().map(|s| s.size).sum(),
-        ..Tally::default()
-    };
+    // The source is listed on its own task, ahead of the copies, which start with its first page
+    // once the destination is listed (its objects decide the skips).
+    let (listed_tx, mut listed_rx) = mpsc::channel(LISTING_BUFFER);
+    let mut source_pages = endpoints.source.list_stream();
+    let _lister = AbortOnDropHandle::new(tokio::spawn(async move {
+        while let Some(item) = source_pages.next().await {
+            let failed = item.is_err();
+            if listed_tx.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    }));
+    let existing = endpoints.destination.list().await?;
+    let at_destination = existing.len();
+    let existing: HashMap<String, location::Listed> = existing.into_iter().map(|l| (l.rel.clone(), l)).collect();
     tracing::info!(
         from = %endpoints.source.url,
         to = %endpoints.destination.url,
-        objects = tally.objects_total,
-        bytes = tally.bytes_total,
-        at_destination = existing.len(),
+        at_destination,
         server_side = endpoints.server_side.is_some(),
         dry_run = options.dry_run,
-        "migration listed"
+        "migration started"
     );
-    progress(tally.snapshot());
-
-    let copier = Arc::new(Copier::new(endpoints, options.clone(), tally));
+    let copier = Arc::new(Copier::new(endpoints, options.clone(), Tally::default()));
     let mut summary = MigrateSummary { dry_run: options.dry_run, ..MigrateSummary::default() };
     // One task per object (so hashing and signing use every core), `concurrency` at a time.
-    let mut pending = sources.into_iter();
-    let mut running = JoinSet::new();
-    let mut keys = HashMap::new();
+    let mut running = Running { copier: Arc::clone(&copier), existing, tasks: JoinSet::new(), keys: HashMap::new() };
+    let mut listing = true;
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
-        while running.len() < options.concurrency
-            && let Some(object) = pending.next()
-        {
-            let at_destination = existing.remove(&object.rel);
-            let (key, size) = (object.path.to_string(), object.size);
-            let task = running.spawn(Arc::clone(&copier).process(object, at_destination));
-            keys.insert(task.id(), (key, size));
-        }
+        let room = running.tasks.len() < options.concurrency;
         let joined = tokio::select! {
-            joined = running.join_next_with_id() => joined,
-            _ = tick.tick() => {
+            listed = listed_rx.recv(), if listing && room => {
+                match listed {
+                    Some(object) => running.start(object?),
+                    None => {
+                        listing = false;
+                        copier.tally.listed.store(true, Ordering::Relaxed);
+                        let p = copier.tally.snapshot();
+                        tracing::info!(objects = p.objects_total, bytes = p.bytes_total, "migration listed");
+                        progress(p);
+                    }
+                }
+                continue;
+            }
+            joined = running.tasks.join_next_with_id(), if !running.tasks.is_empty() => joined,
+            _ = tick.tick(), if !running.tasks.is_empty() => {
                 progress(copier.tally.snapshot());
                 continue;
             }
+            else => break,
         };
         let outcome = match joined {
-            None => break,
+            None => continue,
             Some(Ok((id, outcome))) => {
-                keys.remove(&id);
+                running.keys.remove(&id);
                 outcome
             }
             Some(Err(error)) => {
-                let (key, size) = keys.remove(&error.id()).unwrap_or_default();
+                let (key, size) = running.keys.remove(&error.id()).unwrap_or_default();
                 copier.tally.finished_bytes.fetch_add(size, Ordering::Relaxed);
                 Outcome::Failed(MigrateFailure { key, error: format!("copy task failed: {error}") })
             }
@@ -308,6 +329,28 @@ pub async fn migrate(
         "migration finished"
     );
     Ok(summary)
+}
+
+/// The copy tasks in flight.
+struct Running {
+    copier: Arc<Copier>,
+    /// Destination objects by relative key, removed as their source object is started.
+    existing: HashMap<String, location::Listed>,
+    tasks: JoinSet<Outcome>,
+    /// Key and size of each task, to report a task that panicked.
+    keys: HashMap<Id, (String, u64)>,
+}
+
+impl Running {
+    fn start(&mut self, object: location::Listed) {
+        let tally = &self.copier.tally;
+        tally.objects_total.fetch_add(1, Ordering::Relaxed);
+        tally.bytes_total.fetch_add(object.size, Ordering::Relaxed);
+        let at_destination = self.existing.remove(&object.rel);
+        let (key, size) = (object.path.to_string(), object.size);
+        let task = self.tasks.spawn(Arc::clone(&self.copier).process(object, at_destination));
+        self.keys.insert(task.id(), (key, size));
+    }
 }
 
 #[cfg(test)]

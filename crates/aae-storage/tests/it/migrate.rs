@@ -101,6 +101,7 @@ async fn run(options: &MigrateOptions, base: &BackendOptions) -> Result<MigrateS
     let summary = migrate(options, base, &record).await?;
     let seen = seen.into_inner().unwrap_or_else(|e| e.into_inner());
     let last = seen.last().ok_or("no progress reported")?;
+    assert!(last.listed, "the last report comes after the listing ended: {last:?}");
     assert_eq!(last.objects_done, last.objects_total, "{last:?}");
     assert_eq!(last.bytes_done, last.bytes_total, "{last:?}");
     assert_eq!((last.copied, last.skipped, last.failed), (summary.copied, summary.skipped, summary.failed));
@@ -298,6 +299,46 @@ async fn s3_to_s3_on_one_endpoint_copies_server_side_and_back_to_local() -> Test
     assert_eq!(counts(&again), (0, 5, 0));
     remove_bucket(store.as_ref(), moto.endpoint(), &first).await?;
     remove_bucket(copies.as_ref(), moto.endpoint(), &second).await
+}
+
+/// s3s-fs lists no ETags: each server-side copy costs one HEAD of the source and one pinned
+/// CopyObject, and is verified by comparing their MD5 ETags, reading no object body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_copies_without_listed_etags_are_verified_by_head_not_by_reading() -> TestResult {
+    let server = aae_testkit::start_s3s_fs().await?;
+    let proxy = aae_testkit::FaultProxy::start(&server.endpoint()).await?;
+    let dir = tempfile::tempdir()?;
+    let base = base_options(dir.path());
+    server.create_bucket("copy-from")?;
+    server.create_bucket("copy-to")?;
+    let s3 = moto_backend(&base, &server.endpoint()).await?;
+    let store = s3.store("copy-from")?;
+    const OBJECTS: usize = 40;
+    let mut written = Vec::new();
+    for i in 0..OBJECTS {
+        let data = Bytes::from(format!("object {i} ").repeat(100 + i));
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, AttributeValue::from("text/plain"));
+        store.put_opts(&Path::from(format!("d/{i:02}.txt")), data.clone().into(), attributes.clone().into()).await?;
+        written.push(Written { key: format!("d/{i:02}.txt"), data, attributes });
+    }
+    let listed: Vec<_> = store.list(None).try_collect().await?;
+    assert!(listed.iter().all(|m| m.e_tag.is_none()), "s3s-fs started listing ETags: the test no longer tests this");
+
+    let mut options = MigrateOptions::new("s3://copy-from", "s3://copy-to");
+    options.from_endpoint = Some(proxy.endpoint());
+    options.to_endpoint = Some(proxy.endpoint());
+    let before = proxy.control().requests();
+    let summary = run(&options, &base).await?;
+    assert_eq!(counts(&summary), (OBJECTS as u64, 0, 0), "{:?}", summary.failures);
+    let requests = proxy.control().requests() - before;
+    // Two bucket checks, two listings, then a HEAD and a CopyObject per object.
+    assert!(requests <= 2 * OBJECTS as u64 + 4, "{requests} requests for {OBJECTS} objects");
+    let copies = s3.store("copy-to")?;
+    for w in &written {
+        assert_same(copies.as_ref(), w).await?;
+    }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

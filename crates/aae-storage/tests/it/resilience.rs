@@ -229,3 +229,74 @@ async fn server_side_encryption_is_requested_and_signed_into_presigned_puts() ->
         .await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_ranged_download_leaves_the_target_as_it_was() -> anyhow::Result<()> {
+    let (f, proxy) = behind_proxy(|c| {
+        c.storage.multipart.threshold_mib = 5;
+        c.storage.multipart.part_size_mib = 5;
+        c.storage.multipart.concurrency = 2;
+    })
+    .await?;
+    let key = "users/u1/jobs/j1/videos/scene_010/output.mp4";
+    let data = bytes(17 * 1024 * 1024 + 5, 9);
+    f.storage.upload_bytes(BucketPurpose::Videos, key, Bytes::from(data.clone()), &UploadOptions::default()).await?;
+    let dir = tempfile::tempdir()?;
+    let target = dir.path().join("out.mp4");
+    std::fs::write(&target, b"previous")?;
+
+    // The HEAD and one range go through; the next range is refused (403 is never retried).
+    let control = proxy.control();
+    control.pass_next(2);
+    control.fail_next(1, 403, "AccessDenied");
+    let err = f.storage.download_to_file(BucketPurpose::Videos, key, &target, None).await.expect_err("range refused");
+    assert_eq!(err.kind, StorageErrorKind::AccessDenied, "{err}");
+    assert!(err.to_string().contains(key), "{err}");
+    assert_eq!(std::fs::read(&target)?, b"previous");
+    let names: Vec<_> = std::fs::read_dir(dir.path())?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
+    assert_eq!(names, [std::ffi::OsString::from("out.mp4")], "no partial file is left behind");
+
+    // Undisturbed, the same download writes every byte and reports progress up to the total.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let report = |p: aae_storage::Progress| seen.lock().map(|mut v| v.push(p)).unwrap_or(());
+    let before = control.requests();
+    f.storage.download_to_file(BucketPurpose::Videos, key, &target, Some(&report)).await?;
+    assert_eq!(control.requests() - before, 1 + 4, "one HEAD and four 5 MiB ranges");
+    assert!(std::fs::read(&target)? == data, "downloaded bytes differ");
+    let seen = seen.into_inner().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    assert!(seen.len() >= 4, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].bytes_done < w[1].bytes_done), "{seen:?}");
+    let total = data.len() as u64;
+    assert_eq!(seen.last().map(|p| (p.bytes_done, p.bytes_total)), Some((total, Some(total))));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ranged_download_fails_rather_than_mix_two_versions() -> anyhow::Result<()> {
+    let f = fixture_with(Kind::Moto, |c| {
+        c.storage.multipart.threshold_mib = 5;
+        c.storage.multipart.part_size_mib = 5;
+        c.storage.multipart.concurrency = 1;
+    })
+    .await?;
+    let key = "users/u1/jobs/j1/videos/scene_011/output.mp4";
+    let first = bytes(16 * 1024 * 1024, 1);
+    f.storage.upload_bytes(BucketPurpose::Videos, key, Bytes::from(first.clone()), &UploadOptions::default()).await?;
+    let (info, mut stream) = f.storage.download_parallel(BucketPurpose::Videos, key).await?;
+    assert_eq!(info.size, first.len() as u64);
+    let head = futures::TryStreamExt::try_next(&mut stream).await?.expect("first range");
+    assert_eq!(head.as_ref(), &first[..5 * 1024 * 1024]);
+    // Overwritten between two ranges: the next range is pinned to the old ETag and refused.
+    let second = bytes(16 * 1024 * 1024, 2);
+    f.storage.upload_bytes(BucketPurpose::Videos, key, Bytes::from(second), &UploadOptions::default()).await?;
+    let mut outcome = Ok(());
+    while let Some(next) = futures::StreamExt::next(&mut stream).await {
+        if let Err(e) = next {
+            outcome = Err(e);
+            break;
+        }
+    }
+    let err = outcome.expect_err("the object changed mid-download");
+    assert_eq!(err.kind, StorageErrorKind::Conflict, "{err}");
+    Ok(())
+}

@@ -29,7 +29,8 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct State {
-    failures: VecDeque<Failure>,
+    /// Planned answers, in order: `None` forwards, `Some` fails.
+    failures: VecDeque<(Option<Failure>, u64)>,
     resets: u64,
     latency: Duration,
 }
@@ -39,7 +40,6 @@ struct State {
 pub(crate) struct Failure {
     pub(crate) status: u16,
     pub(crate) code: String,
-    remaining: u64,
 }
 
 /// What to do with one request, decided when it arrives (after any blackhole wait).
@@ -73,7 +73,16 @@ impl FaultControl {
         if n == 0 {
             return;
         }
-        self.state().failures.push_back(Failure { status, code: s3_error_code.to_owned(), remaining: n });
+        self.state().failures.push_back((Some(Failure { status, code: s3_error_code.to_owned() }), n));
+    }
+
+    /// The next `n` requests go through untouched; failures queued after this one by
+    /// [`fail_next`](Self::fail_next) apply only from the request after them. Lets a test fail
+    /// a later request of an operation (say, the ranged GETs after its HEAD).
+    pub fn pass_next(&self, n: u64) {
+        if n > 0 {
+            self.state().failures.push_back((None, n));
+        }
     }
 
     /// The next `n` requests get no answer: their TCP connection is reset (RST) as soon as the
@@ -142,15 +151,18 @@ impl FaultControl {
             return Action::Reset;
         }
         let latency = state.latency;
-        if let Some(front) = state.failures.front_mut() {
-            front.remaining -= 1;
-            let failure = front.clone();
-            if front.remaining == 0 {
-                state.failures.pop_front();
-            }
-            return Action::Fail { latency, failure };
+        let Some((planned, remaining)) = state.failures.front_mut() else {
+            return Action::Forward { latency };
+        };
+        *remaining -= 1;
+        let planned = planned.clone();
+        if *remaining == 0 {
+            state.failures.pop_front();
         }
-        Action::Forward { latency }
+        match planned {
+            Some(failure) => Action::Fail { latency, failure },
+            None => Action::Forward { latency },
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -166,18 +178,25 @@ mod tests {
     fn faults_are_consumed_in_order() {
         let control = FaultControl::default();
         control.fail_next(2, 503, "SlowDown");
+        control.pass_next(1);
         control.fail_next(1, 500, "InternalError");
         control.reset_next(1);
         assert!(matches!(control.next_action(), Action::Reset));
-        let codes: Vec<_> = (0..3)
+        let codes: Vec<_> = (0..4)
             .map(|_| match control.next_action() {
-                Action::Fail { failure, .. } => (failure.status, failure.code),
-                other => panic!("expected a failure, got {other:?}"),
+                Action::Fail { failure, .. } => Some((failure.status, failure.code)),
+                Action::Forward { .. } => None,
+                other => panic!("expected a failure or a pass, got {other:?}"),
             })
             .collect();
         assert_eq!(
             codes,
-            [(503, "SlowDown".to_owned()), (503, "SlowDown".to_owned()), (500, "InternalError".to_owned())]
+            [
+                Some((503, "SlowDown".to_owned())),
+                Some((503, "SlowDown".to_owned())),
+                None,
+                Some((500, "InternalError".to_owned()))
+            ]
         );
         control.set_latency(Duration::from_millis(5));
         assert!(matches!(control.next_action(), Action::Forward { latency } if latency == Duration::from_millis(5)));
