@@ -25,6 +25,12 @@ pub struct Config {
     pub storage: StorageConfig,
     /// The record store (SQLite by default, PostgreSQL when `url` is `postgres://…`).
     pub database: DatabaseConfig,
+    /// Where campaign records live (seed 003): the record store, or a DynamoDB table.
+    pub campaigns: CampaignsConfig,
+    /// Redis as a shared cache (optional; seed 000 "Redis failover").
+    pub redis: RedisConfig,
+    /// The job queue's workers.
+    pub jobs: JobsConfig,
 }
 
 impl Default for Config {
@@ -37,6 +43,9 @@ impl Default for Config {
             aws: AwsConfig::default(),
             storage: StorageConfig::default(),
             database: DatabaseConfig::default(),
+            campaigns: CampaignsConfig::default(),
+            redis: RedisConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -436,5 +445,114 @@ fn redact_opt<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::O
     match secret {
         Some(value) if !value.expose_secret().is_empty() => s.serialize_str("[redacted]"),
         _ => s.serialize_none(),
+    }
+}
+
+/// The backend of campaign records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CampaignBackendKind {
+    /// The record store (SQLite or PostgreSQL, as `database.url` says). Default.
+    #[default]
+    Sql,
+    /// A DynamoDB table with `user_campaigns_index` and `status_created_index` (seed 003).
+    Dynamodb,
+}
+
+impl CampaignBackendKind {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sql => "sql",
+            Self::Dynamodb => "dynamodb",
+        }
+    }
+}
+
+/// Campaign records (seed 003 "DynamoDB Table Design").
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignsConfig {
+    /// `sql` (default) or `dynamodb`.
+    pub backend: CampaignBackendKind,
+    /// DynamoDB table name; empty means `{env-prefix}aae-campaigns` (see [`Config::campaigns_table`]).
+    /// The endpoint comes from the AWS chain (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`).
+    pub table: String,
+    /// Create the table and both GSIs when missing, at start-up and by `aae db migrate`.
+    pub create_table: bool,
+}
+
+/// Redis, used as a shared cache for conversation state and rate-limit counters across server
+/// instances. Optional: with no URL, or while Redis is down, everything works from the database.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// Empty (default): no Redis. `redis://[:password@]host:6379[/db]` or `rediss://…` (TLS).
+    /// Secret, because it may carry a password.
+    #[serde(serialize_with = "redact")]
+    pub url: SecretString,
+    /// Prefix of every key AAE writes.
+    pub key_prefix: String,
+    /// Milliseconds to wait for a connection or a reply before treating Redis as down.
+    pub timeout_ms: u64,
+    /// Seconds between reconnection attempts while Redis is down.
+    pub retry_secs: u64,
+    /// Seconds cached conversation state lives without being touched.
+    pub ttl_secs: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from(""),
+            key_prefix: "aae:".to_owned(),
+            timeout_ms: 500,
+            retry_secs: 5,
+            ttl_secs: 86_400,
+        }
+    }
+}
+
+impl RedisConfig {
+    /// The URL schemes `url` accepts (an empty `url` disables Redis).
+    pub const SCHEMES: [&'static str; 2] = ["redis", "rediss"];
+
+    /// Whether a URL is set.
+    pub fn enabled(&self) -> bool {
+        !self.url.expose_secret().trim().is_empty()
+    }
+}
+
+/// The job queue's workers (seed 002 job service).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Jobs one process runs at once (0: run no worker in `aae serve`).
+    pub concurrency: u32,
+    /// Seconds a lease lasts; a job whose worker stops heartbeating is leased again after this.
+    pub lease_secs: u64,
+    /// Seconds between heartbeats; must be less than `lease_secs`.
+    pub heartbeat_secs: u64,
+    /// Milliseconds an idle worker waits before polling the queue again.
+    pub poll_interval_ms: u64,
+    /// Attempts before a job is `failed` (new jobs; a job may set its own).
+    pub max_attempts: u32,
+    /// Seconds before the first retry; doubles per attempt.
+    pub backoff_initial_secs: u64,
+    /// Longest wait between retries, in seconds.
+    pub backoff_max_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            lease_secs: 60,
+            heartbeat_secs: 15,
+            poll_interval_ms: 500,
+            max_attempts: 3,
+            backoff_initial_secs: 5,
+            backoff_max_secs: 600,
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! Cross-field validation and the configuration error type.
 
 use aae_types::BucketPurpose;
+use secrecy::ExposeSecret;
 
-use crate::model::{BucketLocation, Config, DatabaseConfig, SseKind, StorageBackendKind};
+use crate::model::{BucketLocation, Config, DatabaseConfig, RedisConfig, SseKind, StorageBackendKind};
 
 /// A configuration error. Every variant names the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +158,7 @@ impl Config {
             ));
         }
         self.validate_database()?;
+        self.validate_records()?;
         if storage.dual_write.secondary == Some(storage.backend) && storage.backend != StorageBackendKind::Memory {
             return Err(ConfigError::invalid(
                 "storage.dual_write.secondary",
@@ -192,6 +194,58 @@ impl Config {
             return Err(ConfigError::invalid("database.acquire_timeout_secs", "must be at least 1 second"));
         }
         Ok(())
+    }
+
+    fn validate_records(&self) -> Result<(), ConfigError> {
+        if let Err(why) = check_table_name(&self.campaigns_table()) {
+            return Err(ConfigError::invalid("campaigns.table", format!("`{}` {why}", self.campaigns_table())));
+        }
+        let redis = &self.redis;
+        if redis.enabled() {
+            let url = redis.url.expose_secret().trim();
+            let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
+            if !RedisConfig::SCHEMES.contains(&scheme) {
+                let shown = if scheme.is_empty() { "no scheme".to_owned() } else { format!("scheme `{scheme}`") };
+                return Err(ConfigError::invalid(
+                    "redis.url",
+                    format!("{shown} is not supported; use redis://host:6379 or rediss://host:6379, or leave it empty"),
+                ));
+            }
+        }
+        if redis.timeout_ms == 0 || redis.retry_secs == 0 {
+            return Err(ConfigError::invalid(
+                "redis.timeout_ms",
+                "redis.timeout_ms and redis.retry_secs must be at least 1",
+            ));
+        }
+        let jobs = &self.jobs;
+        if jobs.lease_secs == 0 {
+            return Err(ConfigError::invalid("jobs.lease_secs", "must be at least 1 second"));
+        }
+        if jobs.heartbeat_secs == 0 || jobs.heartbeat_secs >= jobs.lease_secs {
+            return Err(ConfigError::invalid(
+                "jobs.heartbeat_secs",
+                format!("must be at least 1 and less than jobs.lease_secs ({})", jobs.lease_secs),
+            ));
+        }
+        if jobs.max_attempts == 0 {
+            return Err(ConfigError::invalid("jobs.max_attempts", "must be at least 1"));
+        }
+        if jobs.poll_interval_ms == 0 {
+            return Err(ConfigError::invalid("jobs.poll_interval_ms", "must be at least 1"));
+        }
+        if jobs.backoff_max_secs < jobs.backoff_initial_secs {
+            return Err(ConfigError::invalid("jobs.backoff_max_secs", "must be at least jobs.backoff_initial_secs"));
+        }
+        Ok(())
+    }
+
+    /// The DynamoDB table of campaign records: `campaigns.table`, or `{env-prefix}aae-campaigns`.
+    pub fn campaigns_table(&self) -> String {
+        match self.campaigns.table.trim() {
+            "" => format!("{}aae-campaigns", self.environment.prefix()),
+            table => table.to_owned(),
+        }
     }
 
     /// Resolves a logical bucket to its physical name and prefix.
@@ -238,3 +292,14 @@ pub(crate) fn check_bucket_name(name: &str) -> Result<(), &'static str> {
 
 #[cfg(test)]
 mod tests;
+
+/// DynamoDB's table name rule: 3 to 255 of `a-z A-Z 0-9 _ - .`.
+fn check_table_name(name: &str) -> Result<(), &'static str> {
+    if !(3..=255).contains(&name.len()) {
+        return Err("must be 3 to 255 characters long");
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        return Err("may contain only letters, digits, `_`, `-` and `.`");
+    }
+    Ok(())
+}

@@ -221,3 +221,46 @@ fn database_pool_limits_are_checked() {
         Ok(())
     });
 }
+
+#[test]
+fn campaigns_redis_and_jobs_sections_are_checked() {
+    Jail::expect_with(|jail| {
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(config.campaigns.backend, crate::CampaignBackendKind::Sql);
+        assert_eq!(config.campaigns_table(), "dev-aae-campaigns");
+        assert!(!config.redis.enabled());
+        jail.set_env("AAE__ENVIRONMENT", "production");
+        jail.set_env("AAE__CAMPAIGNS__BACKEND", "dynamodb");
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(
+            (config.campaigns.backend, config.campaigns_table()),
+            (crate::CampaignBackendKind::Dynamodb, "prod-aae-campaigns".to_owned())
+        );
+        jail.set_env("AAE__CAMPAIGNS__BACKEND", "mongo");
+        let err = load_env().expect_err("unknown backend").to_string();
+        assert!(err.contains("campaigns.backend") && err.contains("dynamodb"), "{err}");
+        jail.set_env("AAE__CAMPAIGNS__BACKEND", "sql");
+        jail.set_env("AAE__CAMPAIGNS__TABLE", "bad table!");
+        let err = load_env().expect_err("bad table").to_string();
+        assert!(err.contains("campaigns.table") && err.contains("letters, digits"), "{err}");
+        jail.set_env("AAE__CAMPAIGNS__TABLE", "team-campaigns");
+
+        jail.set_env("AAE__REDIS__URL", "redis://:hunter2-password@cache.internal:6379/0");
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert!(config.redis.enabled());
+        assert!(!config.to_redacted_toml().contains("hunter2-password"));
+        jail.set_env("AAE__REDIS__URL", "memcached://:hunter2-password@cache:11211");
+        let err = load_env().expect_err("memcached").to_string();
+        assert!(err.contains("redis.url") && err.contains("`memcached`") && !err.contains("hunter2"), "{err}");
+        jail.set_env("AAE__REDIS__URL", "");
+
+        jail.set_env("AAE__JOBS__HEARTBEAT_SECS", "60");
+        let err = load_env().expect_err("heartbeat not below lease").to_string();
+        assert!(err.contains("jobs.heartbeat_secs") && err.contains("jobs.lease_secs (60)"), "{err}");
+        jail.set_env("AAE__JOBS__HEARTBEAT_SECS", "10");
+        jail.set_env("AAE__JOBS__MAX_ATTEMPTS", "0");
+        let err = load_env().expect_err("no attempts").to_string();
+        assert!(err.contains("jobs.max_attempts"), "{err}");
+        Ok(())
+    });
+}
