@@ -13,6 +13,7 @@
 //! This crate owns the schema and the SQL. It does not run jobs (workers live in `aae-jobs`),
 //! price model calls, or store bytes (`aae-storage` does); callers pass ids in.
 
+pub mod cache;
 pub mod campaigns;
 pub mod conversations;
 pub mod credits;
@@ -28,6 +29,7 @@ mod sqlite;
 pub mod usage;
 pub mod users;
 
+pub use cache::{CacheStatus, CachedConversations, SharedCache};
 pub use campaigns::{Campaign, CampaignStats, CampaignStatus, CampaignStore, Page};
 pub use conversations::{Conversation, ConversationStore, Message, MessageRole, NewMessage};
 pub use credits::{Balance, CreditLedger, EntryKind, LedgerEntry, MICROS_PER_CREDIT, Settlement};

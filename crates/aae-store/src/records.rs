@@ -11,6 +11,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::cache::{CachedConversations, SharedCache};
 use crate::error::{StoreError, StoreErrorKind, StoreResult};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
@@ -53,6 +54,8 @@ pub struct Records {
     pub documents: Arc<dyn DocumentStore>,
     /// Conversations and messages.
     pub conversations: Arc<dyn ConversationStore>,
+    /// The shared cache (Redis when configured; see [`Records::with_cache`]).
+    pub cache: SharedCache,
     /// Usage records.
     pub usage: Arc<dyn UsageStore>,
     pool: Pool,
@@ -212,11 +215,25 @@ impl Records {
             campaigns: store.clone(),
             documents: store.clone(),
             conversations: store.clone(),
+            cache: SharedCache::disabled(),
             usage: store,
             pool,
             kind,
             description,
         }
+    }
+}
+
+impl Records {
+    /// Puts `cache` in front of the conversations (their messages are then cached in Redis,
+    /// with the records as the source of truth) and keeps it for other users of the cache, such
+    /// as rate limits.
+    pub fn with_cache(mut self, cache: SharedCache) -> Self {
+        if cache.status().enabled {
+            self.conversations = Arc::new(CachedConversations::new(Arc::clone(&self.conversations), cache.clone()));
+        }
+        self.cache = cache;
+        self
     }
 }
 

@@ -4,6 +4,7 @@
 //! - [`start_s3s_fs`]: an in-process s3s-fs S3 server with real SigV4 checking, one per test;
 //! - [`moto()`]: a handle to the shared moto server (S3, DynamoDB, Cognito, ...), which it starts
 //!   through `scripts/test-servers.sh` when nothing answers;
+//! - [`RedisServer`]: a private `redis-server` a test may kill and start again;
 //! - [`FaultProxy`]: an HTTP/1.1 reverse proxy that injects S3 errors, resets, latency and
 //!   blackholes between a client and any of those servers.
 //!
@@ -14,10 +15,12 @@
 
 mod fault_proxy;
 mod moto;
+mod redis_server;
 mod s3s_fs;
 
 pub use fault_proxy::{FaultControl, FaultProxy};
 pub use moto::{DEFAULT_MOTO_ENDPOINT, MOTO_ENDPOINT_ENV, Moto, moto, script_path, unique_bucket};
+pub use redis_server::RedisServer;
 pub use s3s_fs::{S3sFs, start_s3s_fs};
 
 /// Access key of every test server (s3s-fs accepts only this one; moto accepts any).

@@ -7,6 +7,7 @@
 
 mod support;
 
+mod cache;
 mod campaigns;
 mod credits;
 mod jobs;
