@@ -20,6 +20,7 @@ pub mod credits;
 pub mod documents;
 mod error;
 pub mod files;
+pub mod import_redis;
 pub mod jobs;
 mod postgres;
 pub mod preferences;
@@ -36,6 +37,7 @@ pub use credits::{Balance, CreditLedger, EntryKind, LedgerEntry, MICROS_PER_CRED
 pub use documents::{Chunk, Document, DocumentStatus, DocumentStore, NewDocument};
 pub use error::{StoreError, StoreErrorKind, StoreResult};
 pub use files::{FileRecord, FileStore, NewFile};
+pub use import_redis::{ImportReport, SkippedKey};
 pub use jobs::{Backoff, Job, JobFilter, JobStatus, JobStore, NewJob, Priority};
 pub use preferences::{ModelPreference, PreferenceStore};
 pub use records::{MigrationReport, Records, connect, open};

@@ -30,7 +30,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const SQLITE_FILE: &str = "aae.db";
 
 #[derive(Clone)]
-enum Pool {
+pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -58,7 +58,7 @@ pub struct Records {
     pub cache: SharedCache,
     /// Usage records.
     pub usage: Arc<dyn UsageStore>,
-    pool: Pool,
+    pub(crate) pool: Pool,
     kind: DatabaseKind,
     description: String,
 }

@@ -10,6 +10,7 @@ mod support;
 mod cache;
 mod campaigns;
 mod credits;
+mod import_redis;
 mod jobs;
 mod lifecycle;
 mod records;
