@@ -248,11 +248,11 @@ const INSERT: &str = "INSERT INTO jobs (id, user_id, status, priority, topic, de
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $12, $19) \
     ON CONFLICT (id) DO NOTHING RETURNING id";
 
+/// A key and its fields, or why it has none.
+type ReadHash = (String, Result<HashMap<String, String>, String>);
+
 /// Pairs each key with its hash from a `TYPE`, `HGETALL` reply sequence.
-fn pairs_to_hashes(
-    keys: &[String],
-    values: Vec<redis::Value>,
-) -> Vec<(String, Result<HashMap<String, String>, String>)> {
+fn pairs_to_hashes(keys: &[String], values: Vec<redis::Value>) -> Vec<ReadHash> {
     let mut values = values.into_iter();
     keys.iter()
         .map(|key| {
