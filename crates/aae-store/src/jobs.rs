@@ -246,6 +246,12 @@ pub trait JobStore: Send + Sync {
     /// `Conflict` when `user_id` names no user.
     async fn enqueue(&self, job: NewJob) -> StoreResult<Job>;
 
+    /// Stores many `queued` jobs at once (bulk enqueue, one round trip per few thousand jobs),
+    /// all or none, and returns their ids in the order given. Checks each job as [`enqueue`] does.
+    ///
+    /// [`enqueue`]: JobStore::enqueue
+    async fn enqueue_many(&self, jobs: Vec<NewJob>) -> StoreResult<Vec<Uuid>>;
+
     /// Leases up to `n` runnable jobs (status `queued`, `run_at` reached) of the given kinds (all
     /// kinds when empty) to `worker_id` for `lease_duration`, highest priority first, then oldest
     /// `run_at`. Each job is leased by exactly one caller even when many lease at once. Leasing
@@ -270,6 +276,23 @@ pub trait JobStore: Send + Sync {
     /// `queued` with `run_at = now + backoff.delay(attempts)`; otherwise it is `failed`. Only the
     /// lease holder may; `LeaseLost` otherwise.
     async fn fail(&self, id: Uuid, worker_id: &str, error_info: Value, backoff: Backoff) -> StoreResult<Job>;
+
+    /// Records a failure that retrying cannot fix: the job is `failed` with `error_info` now,
+    /// whatever attempts it has left. Only the lease holder may; `LeaseLost` otherwise.
+    async fn fail_permanently(&self, id: Uuid, worker_id: &str, error_info: Value) -> StoreResult<Job>;
+
+    /// Gives a leased job back unfinished (a worker shutting down): the job is `queued` again,
+    /// runnable now, and the attempt its lease counted is returned. Only the lease holder may;
+    /// `LeaseLost` otherwise.
+    async fn release(&self, id: Uuid, worker_id: &str) -> StoreResult<Job>;
+
+    /// Waits until a job may have been enqueued, or until `timeout` passes, whichever is first.
+    /// Workers call it when a lease found nothing. PostgreSQL wakes on `NOTIFY aae_jobs` (sent
+    /// by a statement trigger on insert, from any process); SQLite wakes on enqueues made through
+    /// this store (other processes are seen at the next poll). Spurious wake-ups are allowed.
+    async fn wait_for_jobs(&self, timeout: Duration) {
+        tokio::time::sleep(timeout).await;
+    }
 
     /// Cancels a `queued` or `running` job (a running job's worker learns it at its next
     /// heartbeat, as `LeaseLost`). `Conflict` when the job already ended; `NotFound` when missing.

@@ -27,6 +27,9 @@ static COLUMNS: LazyLock<String> = LazyLock::new(|| {
     JOB_COLUMNS.replace("progress_percentage,", "progress_percentage::float8 AS progress_percentage,")
 });
 
+/// Jobs per `INSERT … SELECT FROM UNNEST` statement in [`JobStore::enqueue_many`].
+const ENQUEUE_CHUNK: usize = 5_000;
+
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 impl PgStore {
@@ -72,6 +75,45 @@ impl JobStore for PgStore {
             .await
             .on(ENTITY)?;
         job_from_row(&row)
+    }
+
+    async fn enqueue_many(&self, jobs: Vec<NewJob>) -> StoreResult<Vec<Uuid>> {
+        for job in &jobs {
+            job.check()?;
+        }
+        let ids: Vec<Uuid> = jobs.iter().map(|_| Uuid::new_v4()).collect();
+        let mut tx = self.write_tx(ENTITY).await?;
+        // One statement per chunk: each column travels as one array parameter.
+        for (chunk, chunk_ids) in jobs.chunks(ENQUEUE_CHUNK).zip(ids.chunks(ENQUEUE_CHUNK)) {
+            let configuration: Vec<Option<Value>> = chunk.iter().map(|j| json(&j.configuration).cloned()).collect();
+            sqlx::query(
+                "INSERT INTO jobs (id, user_id, status, priority, topic, description, configuration, \
+                 progress_percentage, created_at, updated_at, estimated_completion, batch_id, kind, attempts, \
+                 max_attempts, run_at) \
+                 SELECT id, user_id, 'queued', priority, topic, description, configuration, 0, now(), now(), \
+                 estimated_completion, batch_id, kind, 0, max_attempts, COALESCE(run_at, now()) \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], \
+                 $7::timestamptz[], $8::uuid[], $9::text[], $10::int4[], $11::timestamptz[]) \
+                 AS t(id, user_id, priority, topic, description, configuration, estimated_completion, batch_id, \
+                 kind, max_attempts, run_at)",
+            )
+            .bind(chunk_ids)
+            .bind(chunk.iter().map(|j| j.user_id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|j| j.priority.as_str()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|j| j.topic.as_str()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|j| j.description.as_deref()).collect::<Vec<_>>())
+            .bind(configuration)
+            .bind(chunk.iter().map(|j| j.estimated_completion).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|j| j.batch_id).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|j| j.max_attempts).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|j| j.run_at).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .on(ENTITY)?;
+        }
+        tx.commit().await.on(ENTITY)?;
+        Ok(ids)
     }
 
     async fn lease(
@@ -201,6 +243,36 @@ impl JobStore for PgStore {
             Some(job) => Ok(job),
             None => Err(lost_or_missing(self.job_exists(job_id).await?, job_id, worker_id)),
         }
+    }
+
+    async fn fail_permanently(&self, job_id: Uuid, worker_id: &str, error_info: Value) -> StoreResult<Job> {
+        let sql = format!(
+            "UPDATE jobs SET status = 'failed', error_info = $3, completed_at = now(), lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = now() \
+             WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING {}",
+            *COLUMNS
+        );
+        match self.fetch_job(sqlx::query(&sql).bind(job_id).bind(worker_id).bind(json(&error_info))).await? {
+            Some(job) => Ok(job),
+            None => Err(lost_or_missing(self.job_exists(job_id).await?, job_id, worker_id)),
+        }
+    }
+
+    async fn release(&self, job_id: Uuid, worker_id: &str) -> StoreResult<Job> {
+        let sql = format!(
+            "UPDATE jobs SET status = 'queued', attempts = GREATEST(attempts - 1, 0), run_at = now(), \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = now() \
+             WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING {}",
+            *COLUMNS
+        );
+        match self.fetch_job(sqlx::query(&sql).bind(job_id).bind(worker_id)).await? {
+            Some(job) => Ok(job),
+            None => Err(lost_or_missing(self.job_exists(job_id).await?, job_id, worker_id)),
+        }
+    }
+
+    async fn wait_for_jobs(&self, timeout: Duration) {
+        self.wakeups.wait(&self.pool, timeout).await;
     }
 
     async fn cancel(&self, job_id: Uuid) -> StoreResult<Job> {

@@ -14,6 +14,7 @@ mod jobs;
 mod preferences;
 mod usage;
 mod users;
+mod wakeup;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -25,11 +26,12 @@ use crate::error::{SqlxResultExt, StoreResult};
 /// Every record store on one PostgreSQL pool.
 pub(crate) struct PgStore {
     pool: PgPool,
+    wakeups: wakeup::Wakeups,
 }
 
 impl PgStore {
     pub(crate) fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, wakeups: wakeup::Wakeups::default() }
     }
 
     /// A read-committed transaction; callers take the row locks they need.

@@ -68,7 +68,44 @@ impl JobStore for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .on(ENTITY)?;
+        self.job_wakeups.notify_waiters();
         job_from_row(&row)
+    }
+
+    async fn enqueue_many(&self, jobs: Vec<NewJob>) -> StoreResult<Vec<Uuid>> {
+        for job in &jobs {
+            job.check()?;
+        }
+        let now = now();
+        let mut ids = Vec::with_capacity(jobs.len());
+        let mut tx = self.write_tx(ENTITY).await?;
+        for job in &jobs {
+            let job_id = Uuid::new_v4();
+            sqlx::query(
+                "INSERT INTO jobs (id, user_id, status, priority, topic, description, configuration, \
+                 progress_percentage, created_at, updated_at, estimated_completion, batch_id, kind, attempts, \
+                 max_attempts, run_at) VALUES ($1, $2, 'queued', $3, $4, $5, $6, 0, $7, $7, $8, $9, $10, 0, $11, $12)",
+            )
+            .bind(id(job_id))
+            .bind(opt_id(job.user_id))
+            .bind(job.priority.as_str())
+            .bind(&job.topic)
+            .bind(&job.description)
+            .bind(json(&job.configuration))
+            .bind(ts(now))
+            .bind(opt_ts(job.estimated_completion))
+            .bind(opt_id(job.batch_id))
+            .bind(&job.kind)
+            .bind(job.max_attempts)
+            .bind(ts(job.run_at.unwrap_or(now)))
+            .execute(&mut *tx)
+            .await
+            .on(ENTITY)?;
+            ids.push(job_id);
+        }
+        tx.commit().await.on(ENTITY)?;
+        self.job_wakeups.notify_waiters();
+        Ok(ids)
     }
 
     async fn lease(
@@ -217,6 +254,38 @@ impl JobStore for SqliteStore {
             .on(ENTITY)?;
         tx.commit().await.on(ENTITY)?;
         job_from_row(&row)
+    }
+
+    async fn fail_permanently(&self, job_id: Uuid, worker_id: &str, error_info: Value) -> StoreResult<Job> {
+        let sql = format!(
+            "UPDATE jobs SET status = 'failed', error_info = $3, completed_at = $4, lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = $4 \
+             WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING {JOB_COLUMNS}"
+        );
+        let query = sqlx::query(&sql).bind(id(job_id)).bind(worker_id).bind(json(&error_info)).bind(ts(now()));
+        match self.fetch_job(query).await? {
+            Some(job) => Ok(job),
+            None => Err(lost_or_missing(self.job_exists(job_id).await?, job_id, worker_id)),
+        }
+    }
+
+    async fn release(&self, job_id: Uuid, worker_id: &str) -> StoreResult<Job> {
+        let sql = format!(
+            "UPDATE jobs SET status = 'queued', attempts = max(attempts - 1, 0), run_at = $3, \
+             lease_owner = NULL, lease_expires_at = NULL, updated_at = $3 \
+             WHERE id = $1 AND status = 'running' AND lease_owner = $2 RETURNING {JOB_COLUMNS}"
+        );
+        match self.fetch_job(sqlx::query(&sql).bind(id(job_id)).bind(worker_id).bind(ts(now()))).await? {
+            Some(job) => {
+                self.job_wakeups.notify_waiters();
+                Ok(job)
+            }
+            None => Err(lost_or_missing(self.job_exists(job_id).await?, job_id, worker_id)),
+        }
+    }
+
+    async fn wait_for_jobs(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.job_wakeups.notified()).await;
     }
 
     async fn cancel(&self, job_id: Uuid) -> StoreResult<Job> {

@@ -25,11 +25,13 @@ use crate::error::{SqlxResultExt, StoreResult};
 /// Every record store on one SQLite pool.
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
+    /// Wakes this process's idle workers when it enqueues (see `JobStore::wait_for_jobs`).
+    job_wakeups: tokio::sync::Notify,
 }
 
 impl SqliteStore {
     pub(crate) fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self { pool, job_wakeups: tokio::sync::Notify::new() }
     }
 
     /// A write transaction holding SQLite's write lock from the start.

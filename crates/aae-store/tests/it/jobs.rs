@@ -185,7 +185,68 @@ async fn cancelling_a_running_job_revokes_its_lease(db: &TestDb) {
     assert_eq!(db.scalar(&sql).await, 1);
 }
 
+async fn bulk_enqueue_then_release(db: &TestDb) {
+    let jobs = &db.records.jobs;
+    let mut batch: Vec<NewJob> = (0..7).map(|i| NewJob::new("bulk", format!("bulk {i}"))).collect();
+    batch[3].priority = Priority::High;
+    batch[5].configuration = json!({"n": 5});
+    let ids = jobs.enqueue_many(batch).await.unwrap();
+    assert_eq!(ids.len(), 7);
+    let fifth = jobs.get(ids[5]).await.unwrap();
+    assert_eq!(
+        (fifth.status, fifth.topic.as_str(), fifth.configuration.clone()),
+        (JobStatus::Queued, "bulk 5", json!({"n": 5}))
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM job_queue").await, 7, "the seed's job_queue follows bulk inserts");
+    let invalid = vec![NewJob::new("bulk", "ok"), NewJob::new("bulk", " ")];
+    assert_eq!(jobs.enqueue_many(invalid).await.unwrap_err().kind, StoreErrorKind::Invalid);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM jobs").await, 7, "all or nothing");
+    assert!(jobs.enqueue_many(Vec::new()).await.unwrap().is_empty());
+
+    let leased = jobs.lease("w1", &[], LEASE, 1).await.unwrap();
+    assert_eq!(leased[0].id, ids[3], "high priority first");
+    assert_eq!(jobs.release(ids[3], "w2").await.unwrap_err().kind, StoreErrorKind::LeaseLost);
+    let released = jobs.release(ids[3], "w1").await.unwrap();
+    assert_eq!((released.status, released.attempts, released.lease_owner.clone()), (JobStatus::Queued, 0, None));
+    assert_eq!(jobs.release(ids[3], "w1").await.unwrap_err().kind, StoreErrorKind::LeaseLost);
+    assert_eq!(jobs.release(Uuid::new_v4(), "w1").await.unwrap_err().kind, StoreErrorKind::NotFound);
+    let again = jobs.lease("w2", &[], LEASE, 1).await.unwrap();
+    assert_eq!((again[0].id, again[0].attempts), (ids[3], 1), "a released lease costs no attempt");
+
+    let info = json!({"error": "bad input"});
+    assert_eq!(jobs.fail_permanently(ids[3], "w1", info.clone()).await.unwrap_err().kind, StoreErrorKind::LeaseLost);
+    let failed = jobs.fail_permanently(ids[3], "w2", info.clone()).await.unwrap();
+    assert_eq!((failed.status, failed.attempts, failed.error_info), (JobStatus::Failed, 1, Some(info)));
+    assert!(failed.completed_at.is_some() && failed.max_attempts == 3, "failed with attempts left");
+}
+
+async fn waiting_workers_wake_on_enqueue(db: &TestDb) {
+    let jobs = Arc::clone(&db.records.jobs);
+    // Start the listener (PostgreSQL) with a first short wait, then wait long while enqueuing.
+    jobs.wait_for_jobs(Duration::from_millis(50)).await;
+    let waiter = {
+        let jobs = Arc::clone(&jobs);
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            jobs.wait_for_jobs(Duration::from_secs(30)).await;
+            started.elapsed()
+        })
+    };
+    // Enqueue repeatedly until the waiter wakes (the first may land before it is waiting).
+    for i in 0..100 {
+        if waiter.is_finished() {
+            break;
+        }
+        jobs.enqueue(NewJob::new("wake", format!("wake {i}"))).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let waited = tokio::time::timeout(Duration::from_secs(20), waiter).await.unwrap().unwrap();
+    assert!(waited < Duration::from_secs(30), "woken by an enqueue, not by the timeout: {waited:?}");
+}
+
 crate::conformance!(
+    bulk_enqueue_then_release,
+    waiting_workers_wake_on_enqueue,
     enqueue_lease_progress_complete,
     concurrent_leases_take_each_job_once,
     expired_leases_are_leased_again,
