@@ -90,6 +90,21 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copy job records kept in Redis hashes (the layout before PostgreSQL; see the field list
+    /// in aae-store's import_redis.rs) into the jobs table. Jobs already there are left alone, so
+    /// a second run changes nothing.
+    ImportRedis {
+        /// Redis to read; default redis.url. Give the URL through AAE_IMPORT_REDIS_URL to keep a
+        /// password out of the process list.
+        #[arg(long, env = "AAE_IMPORT_REDIS_URL", hide_env_values = true)]
+        url: Option<String>,
+        /// Keys to import (Redis glob).
+        #[arg(long, default_value = "job:*")]
+        pattern: String,
+        /// Print one JSON object: scanned, imported, existing, skipped.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod db_redis;
+
 fn aae(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aae"));
     command.args(args).current_dir(data_dir).env("AAE__DATA_DIR", data_dir).env("AWS_EC2_METADATA_DISABLED", "true");

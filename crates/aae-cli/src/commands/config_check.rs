@@ -21,6 +21,10 @@ pub async fn run(config: Config, json: bool) -> anyhow::Result<ExitCode> {
         }
         Err(error) => failed("database", error.to_string()),
     });
+    match aae_store::SharedCache::from_config(&config.redis) {
+        Ok(cache) => health.extend(cache.health().await),
+        Err(error) => health.push(failed("redis", error.to_string())),
+    }
     let healthy = health.iter().all(|h| h.healthy);
     if json {
         let body = serde_json::json!({ "config": config.to_redacted_json(), "services": health, "healthy": healthy });

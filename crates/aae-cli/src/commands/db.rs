@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 use aae_config::Config;
+use anyhow::Context;
+use secrecy::ExposeSecret;
 
 /// `aae db migrate`: applies pending migrations and reports what it did.
 pub async fn migrate(config: Config, json: bool) -> anyhow::Result<ExitCode> {
@@ -22,4 +24,34 @@ pub async fn migrate(config: Config, json: bool) -> anyhow::Result<ExitCode> {
     }
     records.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `aae db import-redis`: imports legacy job hashes; exits 1 when some keys were skipped.
+pub async fn import_redis(config: Config, url: Option<String>, pattern: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let url = match url.filter(|u| !u.trim().is_empty()) {
+        Some(url) => url,
+        None if config.redis.enabled() => config.redis.url.expose_secret().to_owned(),
+        None => {
+            anyhow::bail!("no redis to import from: pass --url redis://host:6379 or set redis.url (AAE__REDIS__URL)")
+        }
+    };
+    let records = aae_store::open(&config.database, &config.data_dir).await?;
+    let report = records.import_redis_jobs(&url, pattern).await.context("import from redis failed")?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "{}: {} key(s) matched `{pattern}`: {} job(s) imported, {} already there, {} skipped",
+            records.describe(),
+            report.scanned,
+            report.imported,
+            report.existing,
+            report.skipped.len()
+        );
+        for skipped in &report.skipped {
+            println!("  skipped {}: {}", skipped.key, skipped.reason);
+        }
+    }
+    records.close().await;
+    Ok(if report.skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

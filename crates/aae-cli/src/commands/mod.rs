@@ -30,5 +30,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check { json }) => config_check::run(config, json).await,
         Command::Storage(command) => storage::run(command, config).await,
         Command::Db(DbCommand::Migrate { json }) => db::migrate(config, json).await,
+        Command::Db(DbCommand::ImportRedis { url, pattern, json }) => {
+            db::import_redis(config, url, &pattern, json).await
+        }
     }
 }
