@@ -5,6 +5,7 @@
 //! - [`moto()`]: a handle to the shared moto server (S3, DynamoDB, Cognito, ...), which it starts
 //!   through `scripts/test-servers.sh` when nothing answers;
 //! - [`RedisServer`]: a private `redis-server` a test may kill and start again;
+//! - [`TestDatabase`]: a fresh SQLite or PostgreSQL record database per test, dropped after it;
 //! - [`FaultProxy`]: an HTTP/1.1 reverse proxy that injects S3 errors, resets, latency and
 //!   blackholes between a client and any of those servers.
 //!
@@ -13,11 +14,13 @@
 //!
 //! All test credentials are [`ACCESS_KEY`] / [`SECRET_KEY`] in [`REGION`].
 
+mod database;
 mod fault_proxy;
 mod moto;
 mod redis_server;
 mod s3s_fs;
 
+pub use database::{DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Engine, TestDatabase, admin_database_url};
 pub use fault_proxy::{FaultControl, FaultProxy};
 pub use moto::{DEFAULT_MOTO_ENDPOINT, MOTO_ENDPOINT_ENV, Moto, moto, script_path, unique_bucket};
 pub use redis_server::RedisServer;
