@@ -5,12 +5,12 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use aae_config::SseKind;
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, FuturesUnordered};
 use futures::{StreamExt, TryStreamExt};
-use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
+use object_store::{ListResult, ObjectMeta, ObjectStore};
 
 use super::MigrateOptions;
 use super::checksum::{ContentSums, hash_file, hash_object};
@@ -83,6 +83,11 @@ pub(crate) struct Listed {
     pub(crate) etag: Option<String>,
 }
 
+/// Directories of an object store listed at once.
+const WALK_CONCURRENCY: usize = 16;
+/// Listed objects buffered ahead of their consumer.
+const WALK_BUFFER: usize = 4_096;
+
 /// One side of a migration, opened.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
@@ -109,19 +114,55 @@ impl Endpoint {
         self.list_stream().try_collect().await
     }
 
-    /// Every object below the prefix, page by page as the store answers.
+    /// Every object below the prefix, as the store answers. Local directories are walked by the
+    /// file system; object stores are walked directory by directory (`/`-delimited listings),
+    /// [`WALK_CONCURRENCY`] directories at a time, so a bucket with many directories is listed in
+    /// parallel and the first objects arrive after one small listing.
     pub(crate) fn list_stream(&self) -> BoxStream<'static, Result<Listed, StorageError>> {
         let prefix = self.prefix.as_ref().map(|p| format!("{p}/"));
         let bucket = self.bucket.clone();
-        self.store
-            .list(self.prefix.as_ref())
-            .map_ok(move |meta| {
-                let full = meta.location.as_ref();
-                let rel = prefix.as_deref().and_then(|p| full.strip_prefix(p)).unwrap_or(full).to_owned();
-                Listed { rel, size: meta.size, etag: meta.e_tag, path: meta.location }
-            })
-            .map_err(move |e| StorageError::from_object_store(e).with_bucket(&bucket))
-            .boxed()
+        let to_listed = move |meta: ObjectMeta| {
+            let full = meta.location.as_ref();
+            let rel = prefix.as_deref().and_then(|p| full.strip_prefix(p)).unwrap_or(full).to_owned();
+            Listed { rel, size: meta.size, etag: meta.e_tag, path: meta.location }
+        };
+        let error = move |e: object_store::Error| StorageError::from_object_store(e).with_bucket(&bucket);
+        if self.files.is_some() {
+            return self.store.list(self.prefix.as_ref()).map_ok(to_listed).map_err(error).boxed();
+        }
+        let (sender, receiver) = tokio::sync::mpsc::channel(WALK_BUFFER);
+        let (store, root) = (Arc::clone(&self.store), self.prefix.clone());
+        tokio::spawn(async move {
+            let mut directories = vec![root];
+            let mut listing = FuturesUnordered::new();
+            loop {
+                while listing.len() < WALK_CONCURRENCY
+                    && let Some(directory) = directories.pop()
+                {
+                    let store = Arc::clone(&store);
+                    listing.push(async move { store.list_with_delimiter(directory.as_ref()).await });
+                }
+                let Some(listed) = listing.next().await else { break };
+                let ListResult { common_prefixes, objects } = match listed {
+                    Ok(result) => result,
+                    Err(e) => {
+                        let _ = sender.send(Err(error(e))).await;
+                        return;
+                    }
+                };
+                directories.extend(common_prefixes.into_iter().map(Some));
+                for meta in objects {
+                    if sender.send(Ok(to_listed(meta))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        futures::stream::unfold(
+            receiver,
+            |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+        )
+        .boxed()
     }
 
     /// Reads `path` and returns its checksums (with composites for `part_sizes`): local files in
