@@ -79,6 +79,85 @@ pub enum Command {
     /// Work with the record database (SQLite by default, PostgreSQL with database.url).
     #[command(subcommand)]
     Db(DbCommand),
+    /// Inspect and manage the job queue.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Run job workers (no HTTP) until SIGINT or SIGTERM; running jobs finish or are given back.
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List(ListJobsArgs),
+    /// Show one job.
+    Show {
+        id: uuid::Uuid,
+        /// Print the job as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a queued or running job (a running job's worker stops it at its next heartbeat).
+    Cancel { id: uuid::Uuid },
+    /// Put a failed or cancelled job back in the queue with fresh attempts.
+    Retry { id: uuid::Uuid },
+    /// Enqueue a job (operators and tests); prints its id.
+    Enqueue(NewJobArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListJobsArgs {
+    /// queued | running | completed | failed | cancelled.
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Owner: a user id or an identity-provider subject.
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Print a JSON array of jobs.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NewJobArgs {
+    /// Job kind, e.g. noop.
+    pub kind: String,
+    /// Short title.
+    #[arg(long)]
+    pub topic: String,
+    /// low | normal | high.
+    #[arg(long, default_value = "normal")]
+    pub priority: String,
+    /// The job's configuration (its input), as JSON. (`--config` is the global config file flag.)
+    #[arg(long, value_name = "JSON")]
+    pub configuration: Option<String>,
+    /// Owner: a user id or an identity-provider subject.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Attempts before the job fails (default jobs.max_attempts).
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// Enqueue this many identical jobs in one bulk insert.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub count: u32,
+    /// Print the job (or, with --count, {enqueued, seconds}) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Jobs run at once (default jobs.concurrency).
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+    /// After SIGINT/SIGTERM, seconds running jobs may take before they are stopped and their
+    /// leases given back.
+    #[arg(long, default_value_t = 30)]
+    pub grace_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]

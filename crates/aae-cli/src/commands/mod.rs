@@ -2,9 +2,11 @@
 
 mod config_check;
 mod db;
+mod jobs;
 mod migrate;
 mod serve;
 mod storage;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Serve(_) => serve::run(config).await,
         Command::Config(ConfigCommand::Check { json }) => config_check::run(config, json).await,
         Command::Storage(command) => storage::run(command, config).await,
+        Command::Jobs(command) => jobs::run(command, config).await,
+        Command::Worker(args) => worker::run(config, args).await,
         Command::Db(DbCommand::Migrate { json }) => db::migrate(config, json).await,
         Command::Db(DbCommand::ImportRedis { url, pattern, json }) => {
             db::import_redis(config, url, &pattern, json).await
