@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts the local servers that AAE's tests use, idempotently:
 #   - moto 5.2.5 (S3, DynamoDB, Cognito, ... stand-in) in a private venv, on 127.0.0.1:$AAE_TEST_MOTO_PORT
+#   - dynalite 4.0.0 (a second DynamoDB implementation; npm) on 127.0.0.1:$AAE_TEST_DYNALITE_PORT
 #   - PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (best effort: warns when they cannot start)
 # Safe to run concurrently (flock) and fast when everything already runs. Needs no stdin.
 #
@@ -8,6 +9,7 @@
 #   AAE_TOOLS_DIR        where the venv, logs and pid files live (default: $HOME/.cache/aae-tools)
 #   AAE_TEST_MOTO_PORT   moto port (default: 5000)
 #   AAE_PYTHON           python used to create the venv (default: python3)
+#   AAE_TEST_DYNALITE_PORT  dynalite port (default: 4567; dynalite is best effort: warns without npm)
 set -euo pipefail
 
 TOOLS_DIR="${AAE_TOOLS_DIR:-${HOME:-/root}/.cache/aae-tools}"
@@ -18,6 +20,12 @@ MOTO_URL="http://127.0.0.1:${MOTO_PORT}"
 MOTO_LOG="$TOOLS_DIR/moto.log"
 MOTO_PID="$TOOLS_DIR/moto-${MOTO_PORT}.pid"
 START_TIMEOUT_S=60
+DYNALITE_PORT="${AAE_TEST_DYNALITE_PORT:-4567}"
+DYNALITE_VERSION="4.0.0"
+DYNALITE_DIR="$TOOLS_DIR/dynalite"
+DYNALITE_URL="http://127.0.0.1:${DYNALITE_PORT}"
+DYNALITE_LOG="$TOOLS_DIR/dynalite.log"
+DYNALITE_PID="$TOOLS_DIR/dynalite-${DYNALITE_PORT}.pid"
 
 log() { printf 'test-servers: %s\n' "$*" >&2; }
 warn() { printf 'test-servers: warning: %s\n' "$*" >&2; }
@@ -135,6 +143,52 @@ ensure_moto() {
   log "moto is up on $MOTO_URL"
 }
 
+# ---------------------------------------------------------------- dynalite (npm)
+
+# Any HTTP answer counts (dynalite answers every request, with 400 to a bare GET).
+dynalite_answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$DYNALITE_URL/" || true)" != "000" ]; }
+
+dynalite_installed() {
+  [ -x "$DYNALITE_DIR/node_modules/.bin/dynalite" ] &&
+    [ "$(node -p "require('$DYNALITE_DIR/node_modules/dynalite/package.json').version" 2>/dev/null)" = "$DYNALITE_VERSION" ]
+}
+
+ensure_dynalite() {
+  if dynalite_answers; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+    apt_install nodejs npm || { warn "node/npm missing: dynalite not started"; return 0; }
+  fi
+  if ! dynalite_installed; then
+    log "installing dynalite@$DYNALITE_VERSION into $DYNALITE_DIR (npm, a few seconds)"
+    mkdir -p "$DYNALITE_DIR"
+    npm install --prefix "$DYNALITE_DIR" --no-audit --no-fund --silent "dynalite@$DYNALITE_VERSION" </dev/null >&2 ||
+      { warn "npm install dynalite@$DYNALITE_VERSION failed"; return 0; }
+  fi
+  if [ -f "$DYNALITE_PID" ] && kill -0 "$(cat "$DYNALITE_PID")" 2>/dev/null; then
+    log "dynalite (pid $(cat "$DYNALITE_PID")) is running but not answering yet: waiting"
+  else
+    log "starting dynalite on $DYNALITE_URL (log: $DYNALITE_LOG)"
+    (
+      close_inherited_fds
+      exec setsid nohup "$DYNALITE_DIR/node_modules/.bin/dynalite" --host 127.0.0.1 --port "$DYNALITE_PORT" \
+        --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 </dev/null >>"$DYNALITE_LOG" 2>&1
+    ) &
+    echo $! >"$DYNALITE_PID"
+  fi
+  local deadline=$((SECONDS + 30))
+  until dynalite_answers; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 20 "$DYNALITE_LOG" >&2 || true
+      warn "dynalite did not answer on $DYNALITE_URL within 30 s; see $DYNALITE_LOG"
+      return 0
+    fi
+    sleep 0.2
+  done
+  log "dynalite is up on $DYNALITE_URL"
+}
+
 # ---------------------------------------------------------------- postgres
 
 pg_up() { command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; }
@@ -194,5 +248,6 @@ ensure_redis() {
 }
 
 ensure_moto
+ensure_dynalite
 ensure_postgres
 ensure_redis

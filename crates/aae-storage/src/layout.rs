@@ -2,7 +2,8 @@
 //!
 //! Seed 002: `users/{user_id}/jobs/{job_id}/{videos|code|thumbnails}/scene_{NNN}/…` and
 //! `temp/{session_id}/{timestamp}/…`. Seed 003: `campaigns/{campaign_id}/{website/index.html,
-//! pdf/campaign_report.pdf, artifacts/workflow_state.json, metadata/campaign_metadata.json}`.
+//! pdf/campaign_report.pdf, artifacts/workflow_state.json, metadata/campaign_metadata.json}`, plus
+//! `record/{part}.json` for record parts over DynamoDB's item limit.
 //! Every function returns a key that passes [`crate::validate_key`] or an error naming the part
 //! that made it invalid.
 
@@ -111,6 +112,12 @@ pub fn campaign_artifact(campaign_id: &str, artifact: CampaignArtifact) -> Resul
     finish(format!("campaigns/{}/{}", segment("campaign_id", campaign_id)?, artifact.relative_path()))
 }
 
+/// `campaigns/{campaign_id}/record/{part}.json`: a part of the campaign record too large for its
+/// DynamoDB item (`final_state`, `progress_log`), kept next to the campaign's artifacts.
+pub fn campaign_record_part(campaign_id: &str, part: &str) -> Result<String, StorageError> {
+    finish(format!("campaigns/{}/record/{}.json", segment("campaign_id", campaign_id)?, segment("part", part)?))
+}
+
 /// `campaigns/{campaign_id}/` — everything a campaign stored.
 pub fn campaign_prefix(campaign_id: &str) -> Result<String, StorageError> {
     Ok(format!("campaigns/{}/", segment("campaign_id", campaign_id)?))
@@ -140,6 +147,8 @@ mod tests {
             campaign_artifact(id, CampaignArtifact::Metadata)?,
             format!("campaigns/{id}/metadata/campaign_metadata.json")
         );
+        assert_eq!(campaign_record_part(id, "final_state")?, format!("campaigns/{id}/record/final_state.json"));
+        assert!(campaign_record_part(id, "a/b").is_err());
         assert_eq!(scene_dir(123), "scene_123");
         Ok(())
     }

@@ -8,7 +8,8 @@
 //! `database.url` is `postgres://…`; seed 002's tables with their columns and types). [`open`]
 //! builds the pool from [`aae_config::DatabaseConfig`], applies the migrations under
 //! `migrations/{sqlite,postgres}/` (tracked, so a second run does nothing) and returns
-//! [`Records`], one `Arc<dyn …>` per trait.
+//! [`Records`], one `Arc<dyn …>` per trait. Campaigns can instead live in a DynamoDB table
+//! (`dynamodb/`, feature `dynamodb`, on by default; see [`Records::open_config`]).
 //!
 //! This crate owns the schema and the SQL. It does not run jobs (workers live in `aae-jobs`),
 //! price model calls, or store bytes (`aae-storage` does); callers pass ids in.
@@ -18,6 +19,8 @@ pub mod campaigns;
 pub mod conversations;
 pub mod credits;
 pub mod documents;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 mod error;
 pub mod files;
 pub mod import_redis;
@@ -35,6 +38,8 @@ pub use campaigns::{Campaign, CampaignStats, CampaignStatus, CampaignStore, Page
 pub use conversations::{Conversation, ConversationStore, Message, MessageRole, NewMessage};
 pub use credits::{Balance, CreditLedger, EntryKind, LedgerEntry, MICROS_PER_CREDIT, Settlement};
 pub use documents::{Chunk, Document, DocumentStatus, DocumentStore, NewDocument};
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::{DynamoCampaignStore, DynamoOptions, TableReport};
 pub use error::{StoreError, StoreErrorKind, StoreResult};
 pub use files::{FileRecord, FileStore, NewFile};
 pub use import_redis::{ImportReport, SkippedKey};

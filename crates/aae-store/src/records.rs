@@ -107,6 +107,40 @@ impl Records {
         open(&config.database, &config.data_dir).await
     }
 
+    /// What start-up does with the whole configuration: [`from_config`](Self::from_config), then
+    /// the campaign backend `campaigns.backend` names. With `dynamodb`, `campaigns` is a
+    /// [`DynamoCampaignStore`](crate::DynamoCampaignStore) on `campaigns.table` whose parts over
+    /// DynamoDB's item limit go to `storage`'s campaign-outputs bucket; the table and its indexes
+    /// are created first when `campaigns.create_table` is on.
+    pub async fn open_config(config: &Config, storage: Option<Arc<aae_storage::StorageService>>) -> StoreResult<Self> {
+        let records = Self::from_config(config).await?;
+        match config.campaigns.backend {
+            aae_config::CampaignBackendKind::Sql => Ok(records),
+            #[cfg(feature = "dynamodb")]
+            aae_config::CampaignBackendKind::Dynamodb => {
+                let store = crate::DynamoCampaignStore::from_config(config, storage).await?;
+                if config.campaigns.create_table {
+                    store.ensure_table().await?;
+                }
+                Ok(records.with_campaigns(Arc::new(store)))
+            }
+            #[cfg(not(feature = "dynamodb"))]
+            aae_config::CampaignBackendKind::Dynamodb => {
+                let _ = storage;
+                Err(StoreError::invalid(
+                    "campaign",
+                    "campaigns.backend = dynamodb needs aae-store's `dynamodb` feature",
+                ))
+            }
+        }
+    }
+
+    /// The same records with `campaigns` replaced (e.g. by a DynamoDB table).
+    pub fn with_campaigns(mut self, campaigns: Arc<dyn CampaignStore>) -> Self {
+        self.campaigns = campaigns;
+        self
+    }
+
     /// The engine in use.
     pub fn kind(&self) -> DatabaseKind {
         self.kind

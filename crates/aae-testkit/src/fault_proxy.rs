@@ -139,6 +139,9 @@ async fn handle(
     reset: Arc<AtomicBool>,
 ) -> Result<Response<ProxyBody>, std::io::Error> {
     control.count_request();
+    if let Some(target) = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        control.count_target(target);
+    }
     control.wait_unblocked().await;
     let latency = match control.next_action() {
         Action::Reset => {

@@ -4,23 +4,26 @@
 //! - [`start_s3s_fs`]: an in-process s3s-fs S3 server with real SigV4 checking, one per test;
 //! - [`moto()`]: a handle to the shared moto server (S3, DynamoDB, Cognito, ...), which it starts
 //!   through `scripts/test-servers.sh` when nothing answers;
+//! - [`dynalite()`]: a handle to the shared dynalite server (DynamoDB on Node), started the same way;
 //! - [`RedisServer`]: a private `redis-server` a test may kill and start again;
 //! - [`TestDatabase`]: a fresh SQLite or PostgreSQL record database per test, dropped after it;
 //! - [`FaultProxy`]: an HTTP/1.1 reverse proxy that injects S3 errors, resets, latency and
 //!   blackholes between a client and any of those servers.
 //!
 //! It does not own product code, fakes of model providers (later), nor the servers themselves:
-//! moto, PostgreSQL and Redis are installed and started by `scripts/test-servers.sh`.
+//! moto, dynalite, PostgreSQL and Redis are installed and started by `scripts/test-servers.sh`.
 //!
 //! All test credentials are [`ACCESS_KEY`] / [`SECRET_KEY`] in [`REGION`].
 
 mod database;
+mod dynalite;
 mod fault_proxy;
 mod moto;
 mod redis_server;
 mod s3s_fs;
 
 pub use database::{DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Engine, TestDatabase, admin_database_url};
+pub use dynalite::{DEFAULT_DYNALITE_ENDPOINT, DYNALITE_ENDPOINT_ENV, Dynalite, dynalite, unique_table};
 pub use fault_proxy::{FaultControl, FaultProxy};
 pub use moto::{DEFAULT_MOTO_ENDPOINT, MOTO_ENDPOINT_ENV, Moto, moto, script_path, unique_bucket};
 pub use redis_server::RedisServer;

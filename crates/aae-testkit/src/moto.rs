@@ -50,7 +50,11 @@ pub async fn moto() -> anyhow::Result<Moto> {
     );
 
     static SCRIPT_RUN: OnceCell<Result<(), String>> = OnceCell::const_new();
-    SCRIPT_RUN.get_or_init(|| run_test_servers_script(url.1)).await.clone().map_err(anyhow::Error::msg)?;
+    SCRIPT_RUN
+        .get_or_init(|| run_test_servers_script("AAE_TEST_MOTO_PORT", url.1))
+        .await
+        .clone()
+        .map_err(anyhow::Error::msg)?;
 
     // The script waits until moto answers; allow a short grace period all the same.
     for _ in 0..50 {
@@ -130,12 +134,14 @@ pub fn script_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-servers.sh")
 }
 
-async fn run_test_servers_script(port: u16) -> Result<(), String> {
+/// Runs `scripts/test-servers.sh` with `port_env` (the port variable of the server that did not
+/// answer) set to `port`.
+pub(crate) async fn run_test_servers_script(port_env: &str, port: u16) -> Result<(), String> {
     let script = script_path();
-    tracing::info!(script = %script.display(), port, "moto is not answering: running the test servers script");
+    tracing::info!(script = %script.display(), port_env, port, "a test server is not answering: running the test servers script");
     let output = tokio::process::Command::new("bash")
         .arg(&script)
-        .env("AAE_TEST_MOTO_PORT", port.to_string())
+        .env(port_env, port.to_string())
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -154,7 +160,7 @@ async fn run_test_servers_script(port: u16) -> Result<(), String> {
 }
 
 /// Splits `http://host:port[/...]` into host and port (port 80 when absent).
-fn url_host_port(endpoint: &str) -> Option<(String, u16)> {
+pub(crate) fn url_host_port(endpoint: &str) -> Option<(String, u16)> {
     let rest = endpoint.strip_prefix("http://")?;
     let authority = rest.split('/').next()?;
     if authority.ends_with(']') || !authority.contains(':') {

@@ -121,3 +121,4 @@ async fn campaign_stats_in_one_query(db: &TestDb) {
 }
 
 crate::conformance!(campaigns_keep_every_field, campaigns_page_newest_first, campaign_stats_in_one_query);
+crate::dynamodb_conformance!(campaigns_keep_every_field, campaigns_page_newest_first, campaign_stats_in_one_query);

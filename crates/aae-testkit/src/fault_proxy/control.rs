@@ -1,6 +1,6 @@
 //! The shared switchboard of a [`super::FaultProxy`]: which faults to inject next, and counters.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -25,6 +25,8 @@ struct Shared {
     connections: AtomicU64,
     blackhole: watch::Sender<bool>,
     state: Mutex<State>,
+    /// Requests per `X-Amz-Target` header (the operation of JSON-protocol AWS APIs such as DynamoDB).
+    targets: Mutex<BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +61,7 @@ impl Default for FaultControl {
                 connections: AtomicU64::new(0),
                 blackhole: watch::Sender::new(false),
                 state: Mutex::new(State::default()),
+                targets: Mutex::new(BTreeMap::new()),
             }),
         }
     }
@@ -122,6 +125,21 @@ impl FaultControl {
     /// TCP connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Requests seen so far per `X-Amz-Target` header value, e.g.
+    /// `DynamoDB_20120810.Query → 3` (requests without the header are not listed).
+    pub fn targets(&self) -> BTreeMap<String, u64> {
+        self.shared.targets.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Requests seen so far whose `X-Amz-Target` header is `target`.
+    pub fn target_count(&self, target: &str) -> u64 {
+        self.targets().get(target).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn count_target(&self, target: &str) {
+        *self.shared.targets.lock().unwrap_or_else(PoisonError::into_inner).entry(target.to_owned()).or_insert(0) += 1;
     }
 
     pub(crate) fn count_connection(&self) {
