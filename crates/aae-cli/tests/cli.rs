@@ -195,6 +195,11 @@ async fn serve_answers_health_and_signed_urls_then_stops_on_sigterm() {
     let body: serde_json::Value = serde_json::from_slice(&health.bytes().await.unwrap()).unwrap();
     assert_eq!(body["status"], "healthy");
     assert_eq!(body["services"][0]["healthy"], true);
+    let database = body["services"].as_array().unwrap().iter().find(|s| s["service"] == "database").cloned();
+    let database = database.expect("a database line");
+    assert_eq!(database["healthy"], true);
+    assert!(database["detail"].as_str().unwrap().contains("schema up to date"), "start-up migrated: {database}");
+    assert!(dir.path().join("aae.db").exists(), "the embedded default is SQLite in the data dir");
     let page = reqwest::get(url.trim()).await.unwrap();
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["content-type"], "text/html");
