@@ -25,6 +25,13 @@ pub async fn run(config: Config, json: bool) -> anyhow::Result<ExitCode> {
         Ok(cache) => health.extend(cache.health().await),
         Err(error) => health.push(failed("redis", error.to_string())),
     }
+    if config.campaigns.backend == aae_config::CampaignBackendKind::Dynamodb {
+        // DescribeTable only: checking the configuration creates no table.
+        health.push(match aae_store::DynamoCampaignStore::from_config(&config, None).await {
+            Ok(store) => store.health().await,
+            Err(error) => failed("campaigns", error.to_string()),
+        });
+    }
     let healthy = health.iter().all(|h| h.healthy);
     if json {
         let body = serde_json::json!({ "config": config.to_redacted_json(), "services": health, "healthy": healthy });

@@ -2,25 +2,50 @@
 
 use std::process::ExitCode;
 
-use aae_config::Config;
+use aae_config::{CampaignBackendKind, Config};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 
-/// `aae db migrate`: applies pending migrations and reports what it did.
+/// `aae db migrate`: applies pending migrations and, with `campaigns.backend = dynamodb`, creates
+/// the campaigns table and its indexes when missing; reports what it did (`--json`: the
+/// migration report, plus `campaigns` `{table, created, indexes_added}` on DynamoDB).
 pub async fn migrate(config: Config, json: bool) -> anyhow::Result<ExitCode> {
     let records = aae_store::connect(&config.database, &config.data_dir).await?;
     let report = records.migrate().await?;
+    let campaigns = match config.campaigns.backend {
+        CampaignBackendKind::Sql => None,
+        CampaignBackendKind::Dynamodb => {
+            let store = aae_store::DynamoCampaignStore::from_config(&config, None).await?;
+            let table =
+                store.ensure_table().await.with_context(|| format!("{}: cannot ensure the table", store.describe()))?;
+            Some((store.describe().to_owned(), table))
+        }
+    };
     if json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else if report.applied.is_empty() {
-        println!("{}: schema up to date ({} migrations)", records.describe(), report.known);
+        let mut body = serde_json::to_value(&report)?;
+        if let (Some((_, table)), Some(object)) = (&campaigns, body.as_object_mut()) {
+            object.insert("campaigns".into(), serde_json::to_value(table)?);
+        }
+        println!("{}", serde_json::to_string(&body)?);
     } else {
-        println!(
-            "{}: applied {} migration(s): {}",
-            records.describe(),
-            report.applied.len(),
-            report.applied.join(", ")
-        );
+        if report.applied.is_empty() {
+            println!("{}: schema up to date ({} migrations)", records.describe(), report.known);
+        } else {
+            println!(
+                "{}: applied {} migration(s): {}",
+                records.describe(),
+                report.applied.len(),
+                report.applied.join(", ")
+            );
+        }
+        if let Some((describe, table)) = &campaigns {
+            let what = match (table.created, table.indexes_added.is_empty()) {
+                (true, _) => "table and both indexes created".to_owned(),
+                (false, false) => format!("added {}", table.indexes_added.join(", ")),
+                (false, true) => "table and both indexes present".to_owned(),
+            };
+            println!("{describe}: {what}");
+        }
     }
     records.close().await;
     Ok(ExitCode::SUCCESS)

@@ -55,7 +55,6 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::error::{StoreError, StoreErrorKind, StoreResult};
 
@@ -194,7 +193,7 @@ pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R
 pub(crate) fn sdk_error<E, R>(entity: &'static str, table: &str, error: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     let (kind, message) = match &error {
         SdkError::ServiceError(_) => {
@@ -202,15 +201,26 @@ where
             let text = error.message().unwrap_or("");
             (service_kind(code), format!("dynamodb {code} on table `{table}`: {text}"))
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (
-            StoreErrorKind::Unavailable,
-            format!("dynamodb unreachable for table `{table}`: {}", DisplayErrorContext(&error)),
-        ),
-        _ => {
-            (StoreErrorKind::Internal, format!("dynamodb request for table `{table}`: {}", DisplayErrorContext(&error)))
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            (StoreErrorKind::Unavailable, format!("dynamodb unreachable for table `{table}`: {}", chain(&error)))
         }
+        _ => (StoreErrorKind::Internal, format!("dynamodb request for table `{table}`: {}", chain(&error))),
     };
     StoreError::new(kind, entity, message)
+}
+
+/// An error and its sources, `: `-separated, skipping repeats.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = current.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    parts.join(": ")
 }
 
 fn service_kind(code: &str) -> StoreErrorKind {
