@@ -5,14 +5,14 @@ use aae_storage::layout::campaign_record_part;
 use aae_storage::{StorageError, StorageErrorKind, StorageService, UploadOptions};
 use aae_types::BucketPurpose;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 
 use super::item::{
     CAMPAIGN_ID, COMPLETED_AT, CREATED_AT, EXECUTION_TIME, ITEM_BUDGET, ITEM_LIMIT, Item, Part, STATUS, USER_ID,
-    from_item, item_size, key, number, opt_number, parse_json, refs, time, to_item,
+    from_item, item_size, key, number, parse_json, refs, time, to_item,
 };
 use super::{DynamoCampaignStore, STATUS_INDEX, USER_INDEX, condition_failed, sdk_error};
 use crate::campaigns::{Campaign, CampaignStats, CampaignStatus, CampaignStore, Cursor, Page, into_page, page_limit};
@@ -39,10 +39,6 @@ fn storage_error(campaign_id: &str, error: StorageError) -> StoreError {
     };
     StoreError::new(kind, ENTITY, format!("record part in object storage: {error}")).with_id(campaign_id)
 }
-
-/// `(status, count, completed execution time sum, completed execution times)`, as
-/// [`CampaignStats::from_groups`] takes them.
-type Group = (String, i64, f64, i64);
 
 impl DynamoCampaignStore {
     fn storage_for(&self, campaign_id: &str, why: &str) -> StoreResult<&StorageService> {
@@ -86,7 +82,7 @@ impl DynamoCampaignStore {
 
     /// Moves parts into object storage, largest first, until the item fits; returns the
     /// offloaded `(part, key)` pairs after uploading them.
-    async fn offload(&self, campaign_id: &str, item: &mut Item) -> StoreResult<Vec<(Part, String)>> {
+    pub(crate) async fn offload(&self, campaign_id: &str, item: &mut Item) -> StoreResult<Vec<(Part, String)>> {
         let mut size = item_size(item);
         if size <= ITEM_BUDGET {
             return Ok(Vec::new());
@@ -214,84 +210,6 @@ impl DynamoCampaignStore {
         kept.truncate(want);
         let campaigns = try_join_all(kept.iter().map(|item| self.load(item))).await?;
         Ok(into_page(campaigns, limit))
-    }
-
-    /// Count (and, for `completed`, execution time sum) of one status over all users.
-    async fn status_group(&self, status: CampaignStatus) -> StoreResult<Option<Group>> {
-        let completed = status == CampaignStatus::Completed;
-        let (mut count, mut sum, mut timed) = (0i64, 0.0, 0i64);
-        let mut start = None;
-        loop {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(STATUS_INDEX)
-                .key_condition_expression("#s = :s")
-                .expression_attribute_names("#s", STATUS)
-                .expression_attribute_values(":s", AttributeValue::S(status.as_str().to_owned()))
-                .set_exclusive_start_key(start.take());
-            let query =
-                if completed { query.projection_expression(EXECUTION_TIME) } else { query.select(Select::Count) };
-            let out = query.send().await.map_err(|e| sdk_error(ENTITY, &self.table, e))?;
-            count += i64::from(out.count);
-            for item in out.items() {
-                if let Some(t) = opt_number(item, EXECUTION_TIME)? {
-                    sum += t;
-                    timed += 1;
-                }
-            }
-            match out.last_evaluated_key {
-                Some(next) => start = Some(next),
-                None => break,
-            }
-        }
-        Ok((count > 0).then(|| (status.as_str().to_owned(), count, sum, timed)))
-    }
-
-    /// Every status of one user, from `user_campaigns_index` projecting status and execution time.
-    async fn user_groups(&self, user_id: &str) -> StoreResult<Vec<Group>> {
-        let mut groups: Vec<Group> = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(USER_INDEX)
-                .key_condition_expression("#u = :u")
-                .expression_attribute_names("#u", USER_ID)
-                .expression_attribute_names("#s", STATUS)
-                .expression_attribute_values(":u", AttributeValue::S(user_id.to_owned()))
-                .projection_expression(format!("#s, {EXECUTION_TIME}"))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error(ENTITY, &self.table, e))?;
-            for item in out.items() {
-                let Some(AttributeValue::S(status)) = item.get(STATUS) else { continue };
-                let index = match groups.iter().position(|g| &g.0 == status) {
-                    Some(index) => index,
-                    None => {
-                        groups.push((status.clone(), 0, 0.0, 0));
-                        groups.len() - 1
-                    }
-                };
-                let group = &mut groups[index];
-                group.1 += 1;
-                if status == CampaignStatus::Completed.as_str()
-                    && let Some(t) = opt_number(item, EXECUTION_TIME)?
-                {
-                    group.2 += t;
-                    group.3 += 1;
-                }
-            }
-            match out.last_evaluated_key {
-                Some(next) => start = Some(next),
-                None => break,
-            }
-        }
-        Ok(groups)
     }
 }
 

@@ -42,8 +42,10 @@
 //! `Invalid`; a failed `attribute_exists` condition is `NotFound`. Messages carry the AWS error
 //! code and message, never credentials.
 
+mod batch;
 mod campaigns;
 mod item;
+mod stats;
 mod table;
 
 use std::sync::Arc;

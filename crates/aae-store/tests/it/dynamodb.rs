@@ -304,3 +304,23 @@ async fn unreachable_dynamodb_is_unavailable() {
     assert!(!error.to_string().contains(aae_testkit::SECRET_KEY));
     assert!(!store.health().await.healthy);
 }
+
+async fn put_many_writes_in_batches(emulator: Emulator) {
+    let store = store_at(&endpoint(emulator).await, None).await;
+    let campaigns: Vec<Campaign> = (0..60).map(|i| campaign(i, "alice", CampaignStatus::Completed)).collect();
+    store.put_many(&campaigns).await.unwrap();
+    let page = store.list_by_user("alice", 100, None).await.unwrap();
+    assert_eq!(page.items.len(), 60);
+    assert_eq!(page.items[0], campaigns[59]);
+    assert_eq!(store.stats(None).await.unwrap().completed_campaigns, 60);
+}
+
+#[tokio::test]
+async fn moto_put_many_writes_in_batches() {
+    put_many_writes_in_batches(Emulator::Moto).await;
+}
+
+#[tokio::test]
+async fn dynalite_put_many_writes_in_batches() {
+    put_many_writes_in_batches(Emulator::Dynalite).await;
+}
