@@ -96,7 +96,7 @@ jq -n --argjson runs "$runs_json" --argjson bytes "$BYTES" --arg aws "$aws_versi
     bytes: $bytes,
     peer: $aws,
     settings: {
-      ours: "aae storage put/get; multipart part_size_mib=\($part), concurrency=\($conc) (= awscli defaults); download is one streamed GET",
+      ours: "aae storage put/get; multipart part_size_mib=\($part), concurrency=\($conc) (= awscli defaults); downloads of at least the 25 MiB threshold are part_size ranges, concurrency at a time, each written at its offset",
       peer: "aws s3 cp with its defaults (multipart_chunksize 8 MiB, max_concurrent_requests 10)"
     },
     runs: $runs,
