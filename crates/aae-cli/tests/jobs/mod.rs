@@ -180,7 +180,10 @@ fn postgres_frozen_zombie_worker_never_completes_the_job() {
 #[test]
 fn jobs_commands_enqueue_list_show_cancel_retry() {
     let db = runtime().block_on(TestDatabase::new(Engine::Sqlite)).expect("test database");
-    let out = run(&db, &["jobs", "enqueue", "noop", "--topic", "ping", "--priority", "high", "--configuration", r#"{"a":1}"#]);
+    let out = run(
+        &db,
+        &["jobs", "enqueue", "noop", "--topic", "ping", "--priority", "high", "--configuration", r#"{"a":1}"#],
+    );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let job = show(&db, &id);
     assert_eq!(
