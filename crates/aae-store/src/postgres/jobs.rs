@@ -30,6 +30,9 @@ static COLUMNS: LazyLock<String> = LazyLock::new(|| {
 /// Jobs per `INSERT … SELECT FROM UNNEST` statement in [`JobStore::enqueue_many`].
 const ENQUEUE_CHUNK: usize = 5_000;
 
+/// Bulk enqueues of at least this many jobs refresh the planner's statistics of `jobs`.
+const ANALYZE_AFTER: usize = 1_000;
+
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 impl PgStore {
@@ -113,6 +116,15 @@ impl JobStore for PgStore {
             .on(ENTITY)?;
         }
         tx.commit().await.on(ENTITY)?;
+        if jobs.len() >= ANALYZE_AFTER {
+            // A bulk load leaves the planner's statistics stale (an empty `jobs` table plans the
+            // lease as a bitmap scan and sort of every queued row, milliseconds per lease, instead
+            // of reading the first n entries of `jobs_ready_idx`). PostgreSQL's advice after bulk
+            // loads: ANALYZE. Best effort; autovacuum would get there later.
+            if let Err(error) = sqlx::query("ANALYZE jobs").execute(&self.pool).await {
+                tracing::debug!(%error, "analyze after bulk enqueue failed");
+            }
+        }
         Ok(ids)
     }
 
