@@ -126,7 +126,7 @@ async fn measure(
     seed_secs: f64,
 ) -> anyhow::Result<()> {
     // Warm-up: one page per user (caches, connections, prepared statements).
-    for u in 0..args.users.min(20) {
+    for u in 0..args.users.min(if name == "dynamodb" { 3 } else { 20 }) {
         store.list_by_user(&format!("user_{u:04}"), args.page, None).await?;
     }
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
