@@ -1,6 +1,9 @@
 //! `aae db import-redis` and the `redis` health line of `aae config check`, against a private
 //! redis-server.
 
+// The helpers below are not #[test] functions, so clippy's allow-unwrap-in-tests does not reach them.
+#![allow(clippy::unwrap_used)]
+
 use aae_testkit::RedisServer;
 
 use super::{aae, stderr, stdout};
