@@ -272,6 +272,23 @@ pub trait JobStore: Send + Sync {
     /// `LeaseLost` otherwise.
     async fn complete(&self, id: Uuid, worker_id: &str, metrics: Option<Value>) -> StoreResult<Job>;
 
+    /// Completes many jobs held by `worker_id` at once (as [`complete`] does each), in one round
+    /// trip where the engine allows; returns the ids it completed. A job missing from the result
+    /// was not completed because `worker_id` no longer holds it (or it does not exist).
+    ///
+    /// [`complete`]: JobStore::complete
+    async fn complete_many(&self, worker_id: &str, jobs: Vec<(Uuid, Option<Value>)>) -> StoreResult<Vec<Uuid>> {
+        let mut done = Vec::with_capacity(jobs.len());
+        for (id, metrics) in jobs {
+            match self.complete(id, worker_id, metrics).await {
+                Ok(job) => done.push(job.id),
+                Err(e) if matches!(e.kind, StoreErrorKind::LeaseLost | StoreErrorKind::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
     /// Records a failed attempt with `error_info`. With attempts left the job goes back to
     /// `queued` with `run_at = now + backoff.delay(attempts)`; otherwise it is `failed`. Only the
     /// lease holder may; `LeaseLost` otherwise.

@@ -233,6 +233,27 @@ impl JobStore for PgStore {
         }
     }
 
+    async fn complete_many(&self, worker_id: &str, jobs: Vec<(Uuid, Option<Value>)>) -> StoreResult<Vec<Uuid>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = jobs.iter().map(|(id, _)| *id).collect();
+        let metrics: Vec<Option<Value>> = jobs.into_iter().map(|(_, m)| m.filter(|m| !m.is_null())).collect();
+        sqlx::query_scalar(
+            "UPDATE jobs SET status = 'completed', progress_percentage = 100, \
+             metrics = COALESCE((SELECT t.metrics FROM UNNEST($2::uuid[], $3::jsonb[]) AS t(id, metrics) \
+               WHERE t.id = jobs.id LIMIT 1), jobs.metrics), \
+             lease_owner = NULL, lease_expires_at = NULL, completed_at = now(), updated_at = now() \
+             WHERE jobs.id = ANY($2::uuid[]) AND jobs.status = 'running' AND jobs.lease_owner = $1 RETURNING jobs.id",
+        )
+        .bind(worker_id)
+        .bind(ids)
+        .bind(metrics)
+        .fetch_all(&self.pool)
+        .await
+        .on(ENTITY)
+    }
+
     async fn fail(&self, job_id: Uuid, worker_id: &str, error_info: Value, backoff: Backoff) -> StoreResult<Job> {
         // The same delay as `Backoff::delay`: min(base × 2^(attempts − 1), max), exponent capped at 30.
         let sql = format!(

@@ -213,6 +213,19 @@ async fn bulk_enqueue_then_release(db: &TestDb) {
     let again = jobs.lease("w2", &[], LEASE, 1).await.unwrap();
     assert_eq!((again[0].id, again[0].attempts), (ids[3], 1), "a released lease costs no attempt");
 
+    let rest = jobs.lease("w3", &[], LEASE, 3).await.unwrap();
+    let mut batch: Vec<_> = rest.iter().map(|j| (j.id, Some(json!({"i": 1})))).collect();
+    batch.push((ids[3], None)); // held by w2, not w3
+    batch.push((Uuid::new_v4(), None));
+    let done = jobs.complete_many("w3", batch).await.unwrap();
+    assert_eq!(done.iter().copied().collect::<HashSet<_>>(), rest.iter().map(|j| j.id).collect::<HashSet<_>>());
+    let first = jobs.get(rest[0].id).await.unwrap();
+    assert_eq!(
+        (first.status, first.metrics, first.progress_percentage),
+        (JobStatus::Completed, Some(json!({"i": 1})), 100.0)
+    );
+    assert!(jobs.complete_many("w3", Vec::new()).await.unwrap().is_empty());
+
     let info = json!({"error": "bad input"});
     assert_eq!(jobs.fail_permanently(ids[3], "w1", info.clone()).await.unwrap_err().kind, StoreErrorKind::LeaseLost);
     let failed = jobs.fail_permanently(ids[3], "w2", info.clone()).await.unwrap();
