@@ -42,10 +42,11 @@ fi
 [ -x "$QUEUE_BIN" ] || die "missing $QUEUE_BIN (cargo build --release -p aae-jobs --example queue_bench)"
 bench_setup
 
-DATABASES=()
+# The per-run databases end in _$$ (created inside command substitutions, so no array would see
+# them); the exit trap drops every one of them.
 drop_databases() {
   local db
-  for db in "${DATABASES[@]}"; do
+  for db in $(psql "$ADMIN_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'aae_bench_jobs_%_$$'" 2>/dev/null); do
     psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   done
   cleanup
@@ -55,7 +56,6 @@ trap drop_databases EXIT
 # fresh_database NAME: creates it; prints its URL.
 fresh_database() {
   psql "$ADMIN_URL" -qc "CREATE DATABASE $1" >/dev/null
-  DATABASES+=("$1")
   python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$ADMIN_URL" "$1"
 }
 
