@@ -108,6 +108,7 @@ impl Records {
         }
         keys.sort();
         let mut report = ImportReport { scanned: keys.len() as u64, ..ImportReport::default() };
+        let mut users: HashMap<String, Option<Uuid>> = HashMap::new();
         for batch in keys.chunks(BATCH) {
             let mut pipe = redis::pipe();
             for key in batch {
@@ -138,10 +139,20 @@ impl Records {
                 let job = fields.and_then(|fields| parse(&key, &fields));
                 match job {
                     Err(reason) => report.skipped.push(SkippedKey { key, reason }),
-                    Ok(job) => match self.insert_legacy(job, &key).await? {
-                        true => report.imported += 1,
-                        false => report.existing += 1,
-                    },
+                    Ok(job) => {
+                        // Legacy hashes repeat a few users many times: look each up once.
+                        let user_id = match &job.user {
+                            Some(user) => match users.get(user) {
+                                Some(found) => *found,
+                                None => *users.entry(user.clone()).or_insert(self.find_user(user).await?),
+                            },
+                            None => None,
+                        };
+                        match self.insert_legacy(job, &key, user_id).await? {
+                            true => report.imported += 1,
+                            false => report.existing += 1,
+                        }
+                    }
                 }
             }
         }
@@ -155,12 +166,9 @@ impl Records {
         Ok(report)
     }
 
-    /// Inserts one job unless its id exists; whether it was inserted.
-    async fn insert_legacy(&self, mut job: LegacyJob, key: &str) -> StoreResult<bool> {
-        let user_id = match &job.user {
-            Some(user) => self.find_user(user).await?,
-            None => None,
-        };
+    /// Inserts one job, owned by `user_id` (its `user` resolved), unless its id exists; whether
+    /// it was inserted.
+    async fn insert_legacy(&self, mut job: LegacyJob, key: &str, user_id: Option<Uuid>) -> StoreResult<bool> {
         let mut origin = json!({"redis_key": key});
         if let (Some(user), None) = (&job.user, user_id) {
             origin["user_id"] = Value::String(user.clone());
