@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod db_dynamodb;
 mod db_redis;
 mod jobs;
 

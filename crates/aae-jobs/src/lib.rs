@@ -14,6 +14,8 @@
 //! binary registers. This crate does not define the queue's schema or SQL (`aae-store` does), and
 //! does not decide when jobs are enqueued (the server and the CLI do).
 
+mod ahead;
+mod completer;
 mod context;
 mod error;
 mod faults;

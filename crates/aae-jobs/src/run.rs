@@ -15,6 +15,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::completer::Completer;
 use crate::{Faults, JobContext, JobError, JobHandler, WorkerOptions};
 
 /// Attempts to record an outcome when the store fails for a reason other than a lost lease.
@@ -67,10 +68,20 @@ pub(crate) struct Shared {
     /// Fires when the shutdown deadline passes: running handlers stop and leases go back.
     pub deadline: CancellationToken,
     pub counters: Counters,
+    /// Records completions in batches.
+    pub completer: Completer,
+}
+
+/// A job task's result: the job, how it ended, and how long its handler ran.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Finished {
+    pub id: Uuid,
+    pub outcome: JobOutcome,
+    pub ran: Duration,
 }
 
 /// Runs `job` with `handler` and records its outcome.
-pub(crate) async fn run_job(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, job: Job) -> (Uuid, JobOutcome) {
+pub(crate) async fn run_job(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, job: Job) -> Finished {
     let (id, attempt) = (job.id, job.attempts);
     let worker = Arc::clone(&shared.worker_id);
     tracing::info!(job = %id, kind = %job.kind, attempt, worker = %worker, "job started");
@@ -91,7 +102,8 @@ pub(crate) async fn run_job(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, j
                     Err(e) if matches!(e.kind, StoreErrorKind::LeaseLost | StoreErrorKind::NotFound) => {
                         cancel.cancel();
                         let _ = tokio::time::timeout(shared.options.stop_grace(), &mut run).await;
-                        return (id, lost(&shared, id).await);
+                        let outcome = lost(&shared, id).await;
+                        return Finished { id, outcome, ran: started.elapsed() };
                     }
                     Err(error) => tracing::warn!(job = %id, %error, "job heartbeat failed; retrying at the next one"),
                 }
@@ -99,19 +111,21 @@ pub(crate) async fn run_job(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, j
             _ = shared.deadline.cancelled() => {
                 cancel.cancel();
                 let _ = tokio::time::timeout(shared.options.stop_grace(), &mut run).await;
-                return (id, release(&shared, id).await);
+                let outcome = release(&shared, id).await;
+                return Finished { id, outcome, ran: started.elapsed() };
             }
         }
     };
-    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let ran = started.elapsed();
     let outcome = match result {
         Ok(Ok(metrics)) => complete(&shared, id, metrics).await,
         Ok(Err(JobError::Cancelled)) if cancel.is_cancelled() => lost(&shared, id).await,
         Ok(Err(error)) => fail(&shared, id, attempt, error).await,
         Err(_panic) => fail(&shared, id, attempt, JobError::retryable("job handler panicked")).await,
     };
+    let elapsed_ms = ran.as_millis() as u64;
     tracing::info!(job = %id, attempt, worker = %worker, elapsed_ms, outcome = ?outcome, "job finished");
-    (id, outcome)
+    Finished { id, outcome, ran }
 }
 
 /// Why a lease-holder call failed: the job was cancelled, or another worker holds it.
@@ -133,11 +147,12 @@ async fn complete(shared: &Shared, id: Uuid, metrics: Option<Value>) -> JobOutco
         if shared.faults.take_completion_failure() {
             return Err(StoreError::new(StoreErrorKind::Unavailable, "job", "injected completion failure"));
         }
-        shared.store.complete(id, &shared.worker_id, metrics.clone()).await
+        shared.completer.complete(id, metrics.clone()).await
     })
     .await;
     match result {
-        Ok(_) => JobOutcome::Completed,
+        Ok(true) => JobOutcome::Completed,
+        Ok(false) => lost(shared, id).await,
         Err(e) if matches!(e.kind, StoreErrorKind::LeaseLost | StoreErrorKind::NotFound) => lost(shared, id).await,
         Err(error) => {
             tracing::error!(job = %id, %error, "job completion not recorded; it runs again after its lease expires");
@@ -168,7 +183,7 @@ async fn fail(shared: &Shared, id: Uuid, attempt: i32, error: JobError) -> JobOu
     }
 }
 
-async fn release(shared: &Shared, id: Uuid) -> JobOutcome {
+pub(crate) async fn release(shared: &Shared, id: Uuid) -> JobOutcome {
     match recorded(|| shared.store.release(id, &shared.worker_id)).await {
         Ok(_) => {
             tracing::info!(job = %id, worker = %shared.worker_id, "job lease released at shutdown");

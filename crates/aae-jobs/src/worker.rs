@@ -8,12 +8,16 @@ use std::time::Duration;
 
 use aae_config::JobsConfig;
 use aae_store::{Backoff, Job, JobStore};
+use futures::future::BoxFuture;
 use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::ahead::LeaseAhead;
+use crate::completer::Completer;
 pub use crate::run::JobOutcome;
-use crate::run::{Counters, Shared, run_job};
+use crate::run::{Counters, Finished, Shared, release, run_job};
 use crate::{Faults, JobHandler};
 
 /// How a worker leases, heartbeats, retries and shuts down.
@@ -32,6 +36,10 @@ pub struct WorkerOptions {
     /// At shutdown, how long running jobs may go on before their handlers are stopped and their
     /// leases given back.
     pub shutdown_grace: Duration,
+    /// At most this many jobs leased ahead of free slots; 0 leases only for free slots. Only short
+    /// jobs are leased ahead: a worker holds enough to feed its slots for 100 ms at the rate
+    /// its jobs have been finishing, so jobs that run for seconds are never held back.
+    pub lease_ahead: u32,
 }
 
 impl WorkerOptions {
@@ -47,6 +55,7 @@ impl WorkerOptions {
                 max: Duration::from_secs(config.backoff_max_secs),
             },
             shutdown_grace: Duration::from_secs(30),
+            lease_ahead: config.lease_ahead,
         }
     }
 
@@ -153,9 +162,11 @@ impl Worker {
     ) -> Self {
         options.concurrency = options.concurrency.max(1);
         let kinds = handlers.kinds();
+        let worker_id: Arc<str> = Arc::from(id.into());
         let shared = Arc::new(Shared {
+            completer: Completer::new(Arc::clone(&store), Arc::clone(&worker_id)),
             store,
-            worker_id: Arc::from(id.into()),
+            worker_id,
             options,
             faults,
             deadline: CancellationToken::new(),
@@ -185,54 +196,99 @@ impl Worker {
     }
 
     /// Leases and runs jobs until [`Worker::shutdown`]; then lets running jobs finish for up to
-    /// `shutdown_grace`, stops the rest and releases their leases. Returns what it did.
+    /// `shutdown_grace`, stops the rest and releases their leases (and those of jobs leased ahead
+    /// and not started). Returns what it did.
+    ///
+    /// Leases run concurrently with the jobs: a lease is in flight while handlers run, and short
+    /// jobs are leased ahead of free slots (see [`WorkerOptions::lease_ahead`]), so a freed slot
+    /// starts its next job without a round trip. Completions are recorded in batches: every
+    /// completion waiting when the previous batch returns goes out in one store call.
     pub async fn run(&self) -> StepReport {
         let mut report = StepReport::default();
-        let mut running: JoinSet<(Uuid, JobOutcome)> = JoinSet::new();
+        let mut running: JoinSet<Finished> = JoinSet::new();
         let options = &self.shared.options;
-        tracing::info!(worker = %self.id(), kinds = ?self.kinds, concurrency = options.concurrency, "worker started");
+        let concurrency = options.concurrency;
+        let mut ahead = LeaseAhead::new(concurrency, options.lease_ahead);
+        let mut leasing: Option<BoxFuture<'_, aae_store::StoreResult<Vec<Job>>>> = None;
+        // The last lease found nothing: wait for a wake-up (NOTIFY or poll interval) before the next.
+        let mut idle = false;
+        // The last lease failed: wait for the poll interval before the next.
+        let mut retry_at: Option<tokio::time::Instant> = None;
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + options.heartbeat, options.heartbeat);
+        beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        tracing::info!(worker = %self.id(), kinds = ?self.kinds, concurrency, lease_ahead = options.lease_ahead, "worker started");
         while !self.shutdown.is_cancelled() {
             while let Some(done) = running.try_join_next() {
-                self.finished(&mut report, done);
+                self.finished(&mut report, Some(&mut ahead), done);
             }
-            let free = options.concurrency.saturating_sub(running.len() as u32);
-            if free > 0 {
-                match self.lease(free).await {
-                    Ok(jobs) => {
-                        report.leased += jobs.len() as u64;
-                        for job in jobs {
-                            self.spawn(&mut running, job);
+            while (running.len() as u32) < concurrency {
+                let Some(job) = ahead.pop() else { break };
+                self.spawn(&mut running, job);
+            }
+            if leasing.is_none() && !idle && retry_at.is_none() {
+                let want = ahead.want(concurrency.saturating_sub(running.len() as u32));
+                if want > 0 {
+                    leasing = Some(Box::pin(self.lease(want)));
+                }
+            }
+            tokio::select! {
+                leased = async { match leasing.as_mut() { Some(lease) => lease.await, None => std::future::pending().await } }, if leasing.is_some() => {
+                    leasing = None;
+                    match leased {
+                        Ok(jobs) => {
+                            idle = jobs.is_empty();
+                            report.leased += jobs.len() as u64;
+                            ahead.push(jobs);
+                        }
+                        Err(error) => {
+                            tracing::warn!(worker = %self.id(), %error, "job lease failed; retrying after the poll interval");
+                            retry_at = Some(tokio::time::Instant::now() + options.poll_interval);
                         }
                     }
-                    Err(error) => {
-                        tracing::warn!(worker = %self.id(), %error, "job lease failed; retrying after the poll interval");
-                        tokio::select! {
-                            _ = tokio::time::sleep(options.poll_interval) => {}
-                            _ = self.shutdown.cancelled() => {}
-                        }
-                        continue;
-                    }
                 }
+                Some(done) = running.join_next(), if !running.is_empty() => self.finished(&mut report, Some(&mut ahead), done),
+                // The queue had no runnable job: wait for new ones (a NOTIFY on PostgreSQL, else
+                // the poll interval).
+                _ = self.shared.store.wait_for_jobs(options.poll_interval), if idle && leasing.is_none() => idle = false,
+                _ = async { if let Some(at) = retry_at { tokio::time::sleep_until(at).await } }, if retry_at.is_some() => retry_at = None,
+                _ = beat.tick(), if !ahead.is_empty() => self.heartbeat_ahead(&mut ahead).await,
+                _ = self.shutdown.cancelled() => {}
             }
-            if running.len() as u32 >= options.concurrency {
-                // Every slot busy: lease again as soon as one frees.
-                tokio::select! {
-                    Some(done) = running.join_next() => self.finished(&mut report, done),
-                    _ = self.shutdown.cancelled() => {}
-                }
-            } else {
-                // The queue had fewer runnable jobs than free slots: wait for new ones (a NOTIFY on
-                // PostgreSQL, else the poll interval), a finished job, or shutdown.
-                tokio::select! {
-                    Some(done) = running.join_next(), if !running.is_empty() => self.finished(&mut report, done),
-                    _ = self.shared.store.wait_for_jobs(options.poll_interval) => {}
-                    _ = self.shutdown.cancelled() => {}
-                }
+        }
+        // A lease in flight may already hold jobs: wait for it so they are given back, not left
+        // to expire.
+        if let Some(lease) = leasing.take() {
+            if let Ok(jobs) = lease.await {
+                report.leased += jobs.len() as u64;
+                ahead.push(jobs);
             }
+        }
+        for job in ahead.take_all() {
+            let outcome = release(&self.shared, job.id).await;
+            self.shared.counters.add(outcome);
+            report.outcomes.push((job.id, outcome));
         }
         self.drain(&mut running, &mut report).await;
         tracing::info!(worker = %self.id(), leased = report.leased, "worker stopped");
         report
+    }
+
+    /// Renews the leases of the jobs leased ahead; drops those no longer held (cancelled, or
+    /// taken by another worker after this one stalled).
+    async fn heartbeat_ahead(&self, ahead: &mut LeaseAhead) {
+        let ids = ahead.ids();
+        let options = &self.shared.options;
+        match self.shared.store.heartbeat_many(&ids, &self.shared.worker_id, options.lease).await {
+            Ok(held) => {
+                if held.len() < ids.len() {
+                    tracing::info!(worker = %self.id(), dropped = ids.len() - held.len(), "jobs leased ahead are no longer held; dropped");
+                }
+                ahead.retain_held(&held);
+            }
+            Err(error) => {
+                tracing::warn!(worker = %self.id(), %error, "heartbeat of jobs leased ahead failed; retrying at the next one")
+            }
+        }
     }
 
     /// One round: leases up to `concurrency` jobs and runs them to their outcome (heartbeating
@@ -250,7 +306,7 @@ impl Worker {
             Err(error) => tracing::warn!(worker = %self.id(), %error, "job lease failed"),
         }
         while let Some(done) = running.join_next().await {
-            self.finished(&mut report, done);
+            self.finished(&mut report, None, done);
         }
         report
     }
@@ -271,7 +327,7 @@ impl Worker {
         Ok(jobs)
     }
 
-    fn spawn(&self, running: &mut JoinSet<(Uuid, JobOutcome)>, job: Job) {
+    fn spawn(&self, running: &mut JoinSet<Finished>, job: Job) {
         // Leases only name kinds with a handler, so the lookup cannot miss; be safe regardless.
         let Some(handler) = self.handlers.get(&job.kind).cloned() else {
             tracing::error!(job = %job.id, kind = %job.kind, "no handler for leased job; its lease will expire");
@@ -280,9 +336,17 @@ impl Worker {
         running.spawn(run_job(Arc::clone(&self.shared), handler, job));
     }
 
-    fn finished(&self, report: &mut StepReport, done: Result<(Uuid, JobOutcome), tokio::task::JoinError>) {
+    fn finished(
+        &self,
+        report: &mut StepReport,
+        ahead: Option<&mut LeaseAhead>,
+        done: Result<Finished, tokio::task::JoinError>,
+    ) {
         match done {
-            Ok((id, outcome)) => {
+            Ok(Finished { id, outcome, ran }) => {
+                if let Some(ahead) = ahead {
+                    ahead.observe(ran);
+                }
                 self.shared.counters.add(outcome);
                 report.outcomes.push((id, outcome));
             }
@@ -291,7 +355,7 @@ impl Worker {
         }
     }
 
-    async fn drain(&self, running: &mut JoinSet<(Uuid, JobOutcome)>, report: &mut StepReport) {
+    async fn drain(&self, running: &mut JoinSet<Finished>, report: &mut StepReport) {
         if running.is_empty() {
             return;
         }
@@ -301,7 +365,7 @@ impl Worker {
         loop {
             tokio::select! {
                 done = running.join_next() => match done {
-                    Some(done) => self.finished(report, done),
+                    Some(done) => self.finished(report, None, done),
                     None => return,
                 },
                 _ = tokio::time::sleep_until(deadline), if !self.shared.deadline.is_cancelled() => {

@@ -264,6 +264,22 @@ pub trait JobStore: Send + Sync {
     /// `LeaseLost` when `worker_id` no longer holds it; `NotFound` for an unknown job.
     async fn heartbeat(&self, id: Uuid, worker_id: &str, lease_duration: Duration) -> StoreResult<DateTime<Utc>>;
 
+    /// Extends the leases `worker_id` holds on `ids` (a worker's jobs leased ahead and not started
+    /// yet), in one round trip where the engine allows; returns the ids whose lease it extended.
+    /// An id missing from the result is no longer held by `worker_id` (cancelled, expired and
+    /// taken by another worker, or unknown).
+    async fn heartbeat_many(&self, ids: &[Uuid], worker_id: &str, lease_duration: Duration) -> StoreResult<Vec<Uuid>> {
+        let mut held = Vec::with_capacity(ids.len());
+        for &id in ids {
+            match self.heartbeat(id, worker_id, lease_duration).await {
+                Ok(_) => held.push(id),
+                Err(e) if matches!(e.kind, StoreErrorKind::LeaseLost | StoreErrorKind::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(held)
+    }
+
     /// Records progress (0 to 100) and the current stage. `Invalid` outside 0..=100; `LeaseLost`
     /// when `worker_id` no longer holds the lease.
     async fn report_progress(&self, id: Uuid, worker_id: &str, progress: f64, stage: Option<&str>) -> StoreResult<()>;

@@ -14,7 +14,10 @@ use crate::cli::WorkerArgs;
 
 /// Runs workers until a signal.
 pub async fn run(config: Config, args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    let records = Records::from_config(&config).await?;
+    // The same records `aae serve` opens (campaigns on DynamoDB when configured): job kinds that
+    // write campaigns and artifacts see what the API serves.
+    let storage = Arc::new(aae_storage::StorageService::from_config(&config).await?);
+    let records = Records::open_config(&config, Some(storage)).await?;
     let mut options = WorkerOptions::from_config(&config.jobs);
     if let Some(concurrency) = args.concurrency {
         options.concurrency = concurrency.max(1);

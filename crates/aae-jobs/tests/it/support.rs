@@ -33,6 +33,7 @@ pub fn options() -> WorkerOptions {
         poll_interval: Duration::from_millis(50),
         backoff: Backoff { base: Duration::from_millis(200), max: Duration::from_secs(1) },
         shutdown_grace: Duration::from_secs(5),
+        lease_ahead: 16,
     }
 }
 

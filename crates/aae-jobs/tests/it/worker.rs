@@ -201,6 +201,80 @@ async fn run_drains_the_queue_exactly_once(db: Db) {
     assert!(done.iter().any(|j| j.metrics.as_ref().is_some_and(|m| m["slept_ms"].as_u64() >= Some(300))));
 }
 
+/// Short jobs are leased ahead; at shutdown the ones not started go back to the queue with the
+/// attempt their lease counted returned, and nothing is left `running`.
+async fn jobs_leased_ahead_go_back_at_shutdown(db: Db) {
+    let jobs = Arc::clone(&db.records.jobs);
+    let batch: Vec<NewJob> = (0..400)
+        .map(|i| {
+            let mut job = NewJob::new("noop", format!("noop {i}"));
+            job.configuration = json!({"sleep_ms": 2});
+            job
+        })
+        .collect();
+    jobs.enqueue_many(batch).await.unwrap();
+    let w = Arc::new(worker(&db, "w-ahead", kinds::builtin(), options()));
+    let run = tokio::spawn({
+        let w = Arc::clone(&w);
+        async move { w.run().await }
+    });
+    while w.count(JobOutcome::Completed) < 40 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    w.shutdown();
+    let report = tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap();
+    let (completed, released) = (report.count(JobOutcome::Completed), report.count(JobOutcome::Released));
+    assert!(released > 2, "jobs beyond the 2 slots were leased ahead and given back: {report:?}");
+    assert_eq!(report.leased as usize, completed + released);
+    let all = jobs.list(&aae_store::JobFilter { limit: 1000, ..Default::default() }).await.unwrap();
+    let count = |status| all.iter().filter(|j| j.status == status).count();
+    assert_eq!((count(JobStatus::Completed), count(JobStatus::Running)), (completed, 0));
+    assert_eq!(count(JobStatus::Queued), 400 - completed);
+    assert!(all.iter().filter(|j| j.status == JobStatus::Queued).all(|j| j.attempts == 0 && j.lease_owner.is_none()));
+}
+
+/// Jobs leased ahead keep their leases while a long job holds the only slot: another worker's
+/// lease (which reaps expired leases) takes none of them, and each runs once.
+async fn jobs_leased_ahead_are_heartbeated_while_they_wait(db: Db) {
+    let jobs = Arc::clone(&db.records.jobs);
+    let mut batch: Vec<NewJob> = Vec::new();
+    for i in 0..10 {
+        let mut job = NewJob::new("noop", format!("quick {i}"));
+        job.priority = aae_store::Priority::High;
+        batch.push(job);
+    }
+    let mut long = NewJob::new("noop", "long");
+    long.configuration = json!({"sleep_ms": 2_600});
+    batch.push(long);
+    for i in 0..6 {
+        let mut job = NewJob::new("noop", format!("later {i}"));
+        job.priority = aae_store::Priority::Low;
+        batch.push(job);
+    }
+    jobs.enqueue_many(batch).await.unwrap();
+    let opts = WorkerOptions { concurrency: 1, ..options() };
+    let w = Arc::new(worker(&db, "w-patient", kinds::builtin(), opts));
+    let run = tokio::spawn({
+        let w = Arc::clone(&w);
+        async move { w.run().await }
+    });
+    while w.count(JobOutcome::Completed) < 10 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The long job runs now; the low-priority jobs were leased ahead before it started, with a
+    // 2 s lease. Past that, only heartbeats keep them.
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    let intruder = jobs.lease("intruder", &["noop".to_owned()], Duration::from_secs(30), 100).await.unwrap();
+    assert!(intruder.is_empty(), "took jobs held by the waiting worker: {intruder:?}");
+    while w.count(JobOutcome::Completed) < 17 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    w.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap();
+    let all = jobs.list(&aae_store::JobFilter { limit: 100, ..Default::default() }).await.unwrap();
+    assert!(all.iter().all(|j| j.status == JobStatus::Completed && j.attempts == 1), "{all:?}");
+}
+
 async fn completions_are_retried_through_a_store_outage(db: Db) {
     let jobs = Arc::clone(&db.records.jobs);
     let job = jobs.enqueue(NewJob::new("noop", "ping")).await.unwrap();
@@ -222,5 +296,7 @@ crate::engines!(
     shutdown_waits_for_running_jobs_then_returns_leases,
     progress_is_reported_while_running,
     run_drains_the_queue_exactly_once,
+    jobs_leased_ahead_go_back_at_shutdown,
+    jobs_leased_ahead_are_heartbeated_while_they_wait,
     completions_are_retried_through_a_store_outage,
 );

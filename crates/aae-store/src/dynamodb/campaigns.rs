@@ -131,7 +131,7 @@ impl DynamoCampaignStore {
     }
 
     /// Deletes offloaded parts; `keep` are still referenced.
-    async fn delete_parts(
+    pub(crate) async fn delete_parts(
         &self,
         campaign_id: &str,
         parts: &[(Part, String)],

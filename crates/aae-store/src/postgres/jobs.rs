@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::Row;
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
@@ -25,6 +26,33 @@ const ENTITY: &str = "job";
 /// [`JOB_COLUMNS`] with the DECIMAL(5,2) progress read as float8.
 static COLUMNS: LazyLock<String> = LazyLock::new(|| {
     JOB_COLUMNS.replace("progress_percentage,", "progress_percentage::float8 AS progress_percentage,")
+});
+
+/// The lease statement of [`JobStore::lease`]: reap expired leases, lease up to `$4` jobs. Always
+/// answers at least one row: `reaped_count`, then the leased job's columns (all NULL when none).
+static LEASE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH reaped AS (UPDATE jobs SET \
+           status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+           error_info = CASE WHEN attempts >= max_attempts \
+             THEN jsonb_build_object('error', 'lease expired', 'lease_owner', lease_owner, 'attempts', attempts) \
+             ELSE error_info END, \
+           completed_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END, \
+           lease_owner = NULL, lease_expires_at = NULL, updated_at = now() \
+           WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_expires_at < now() \
+             FOR UPDATE SKIP LOCKED) \
+           RETURNING 1), \
+         leased AS (UPDATE jobs SET status = 'running', lease_owner = $1, \
+           lease_expires_at = now() + make_interval(secs => $2), attempts = attempts + 1, \
+           started_at = COALESCE(started_at, now()), updated_at = now() \
+           WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= now() \
+             AND (cardinality($3::text[]) = 0 OR kind = ANY($3)) \
+             ORDER BY priority_rank, run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+           RETURNING {}) \
+         SELECT (SELECT count(*) FROM reaped) AS reaped_count, leased.* \
+         FROM (VALUES (1)) AS one(x) LEFT JOIN leased ON true",
+        *COLUMNS
+    )
 });
 
 /// Jobs per `INSERT … SELECT FROM UNNEST` statement in [`JobStore::enqueue_many`].
@@ -139,40 +167,32 @@ impl JobStore for PgStore {
         if n == 0 {
             return Ok(Vec::new());
         }
-        // Expired leases go back to the queue (or fail when out of attempts). Rows another caller
-        // is already reaping are skipped, not waited for.
-        sqlx::query(
-            "UPDATE jobs SET \
-             status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
-             error_info = CASE WHEN attempts >= max_attempts \
-               THEN jsonb_build_object('error', 'lease expired', 'lease_owner', lease_owner, 'attempts', attempts) \
-               ELSE error_info END, \
-             completed_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END, \
-             lease_owner = NULL, lease_expires_at = NULL, updated_at = now() \
-             WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_expires_at < now() \
-               FOR UPDATE SKIP LOCKED)",
-        )
-        .execute(&self.pool)
-        .await
-        .on(ENTITY)?;
-        let sql = format!(
-            "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2), \
-             attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now() \
-             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= now() \
-               AND (cardinality($3::text[]) = 0 OR kind = ANY($3)) \
-               ORDER BY priority_rank, run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             RETURNING {}",
-            *COLUMNS
-        );
-        let rows: Vec<PgRow> = sqlx::query(&sql)
-            .bind(worker_id)
-            .bind(lease_duration.as_secs_f64())
-            .bind(kinds)
-            .bind(i64::from(n))
-            .fetch_all(&self.pool)
-            .await
-            .on(ENTITY)?;
-        let mut jobs = rows.iter().map(job_from_row).collect::<StoreResult<Vec<_>>>()?;
+        // One round trip: expired leases go back to the queue (or fail when out of attempts) in a
+        // data-modifying CTE, and up to n queued jobs are leased in the same statement. Rows
+        // another caller is already reaping or leasing are skipped, not waited for. The reaped
+        // jobs are not visible to the lease in the same statement's snapshot, so when some were
+        // reaped and fewer than n leased, the statement runs once more to pick them up.
+        let mut jobs = Vec::new();
+        for _ in 0..2 {
+            let want = n - jobs.len() as u32;
+            let rows: Vec<PgRow> = sqlx::query(&LEASE_SQL)
+                .bind(worker_id)
+                .bind(lease_duration.as_secs_f64())
+                .bind(kinds)
+                .bind(i64::from(want))
+                .fetch_all(&self.pool)
+                .await
+                .on(ENTITY)?;
+            let reaped: i64 = rows.first().map(|r| r.try_get("reaped_count")).transpose().on(ENTITY)?.unwrap_or(0);
+            for row in &rows {
+                if row.try_get::<Option<Uuid>, _>("id").on(ENTITY)?.is_some() {
+                    jobs.push(job_from_row(row)?);
+                }
+            }
+            if reaped == 0 || jobs.len() as u32 >= n {
+                break;
+            }
+        }
         sort_leased(&mut jobs);
         Ok(jobs)
     }
@@ -239,16 +259,34 @@ impl JobStore for PgStore {
         }
         let ids: Vec<Uuid> = jobs.iter().map(|(id, _)| *id).collect();
         let metrics: Vec<Option<Value>> = jobs.into_iter().map(|(_, m)| m.filter(|m| !m.is_null())).collect();
+        // `DISTINCT ON` keeps one metrics value per id, so a repeated id cannot make the join
+        // update a row twice.
         sqlx::query_scalar(
             "UPDATE jobs SET status = 'completed', progress_percentage = 100, \
-             metrics = COALESCE((SELECT t.metrics FROM UNNEST($2::uuid[], $3::jsonb[]) AS t(id, metrics) \
-               WHERE t.id = jobs.id LIMIT 1), jobs.metrics), \
+             metrics = COALESCE(t.metrics, jobs.metrics), \
              lease_owner = NULL, lease_expires_at = NULL, completed_at = now(), updated_at = now() \
-             WHERE jobs.id = ANY($2::uuid[]) AND jobs.status = 'running' AND jobs.lease_owner = $1 RETURNING jobs.id",
+             FROM (SELECT DISTINCT ON (id) id, metrics FROM UNNEST($2::uuid[], $3::jsonb[]) AS u(id, metrics)) AS t \
+             WHERE jobs.id = t.id AND jobs.status = 'running' AND jobs.lease_owner = $1 RETURNING jobs.id",
         )
         .bind(worker_id)
         .bind(ids)
         .bind(metrics)
+        .fetch_all(&self.pool)
+        .await
+        .on(ENTITY)
+    }
+
+    async fn heartbeat_many(&self, ids: &[Uuid], worker_id: &str, lease_duration: Duration) -> StoreResult<Vec<Uuid>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar(
+            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now() \
+             WHERE id = ANY($1::uuid[]) AND status = 'running' AND lease_owner = $2 RETURNING id",
+        )
+        .bind(ids)
+        .bind(worker_id)
+        .bind(lease_duration.as_secs_f64())
         .fetch_all(&self.pool)
         .await
         .on(ENTITY)

@@ -219,6 +219,36 @@ impl JobStore for SqliteStore {
         }
     }
 
+    async fn complete_many(&self, worker_id: &str, jobs: Vec<(Uuid, Option<Value>)>) -> StoreResult<Vec<Uuid>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One write transaction (one fsync of the WAL) for the whole batch.
+        let now = ts(now());
+        let mut tx = self.write_tx(ENTITY).await?;
+        let mut done = Vec::with_capacity(jobs.len());
+        for (job_id, metrics) in jobs {
+            let metrics = metrics.as_ref().and_then(json);
+            let updated = sqlx::query(
+                "UPDATE jobs SET status = 'completed', progress_percentage = 100, metrics = COALESCE($3, metrics), \
+                 lease_owner = NULL, lease_expires_at = NULL, completed_at = $4, updated_at = $4 \
+                 WHERE id = $1 AND status = 'running' AND lease_owner = $2",
+            )
+            .bind(id(job_id))
+            .bind(worker_id)
+            .bind(metrics)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .on(ENTITY)?;
+            if updated.rows_affected() > 0 {
+                done.push(job_id);
+            }
+        }
+        tx.commit().await.on(ENTITY)?;
+        Ok(done)
+    }
+
     async fn fail(&self, job_id: Uuid, worker_id: &str, error_info: Value, backoff: Backoff) -> StoreResult<Job> {
         let now = now();
         let mut tx = self.write_tx(ENTITY).await?;

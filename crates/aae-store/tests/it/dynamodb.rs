@@ -209,6 +209,15 @@ async fn parts_over_the_item_limit_live_in_object_storage(emulator: Emulator) {
     assert!(!storage.exists(BucketPurpose::CampaignOutputs, &key).await.unwrap());
     assert_eq!(store.get("campaign_0001").await.unwrap(), small);
 
+    // The same through the bulk path: put_many offloads, then drops the stale object.
+    let others: Vec<Campaign> = (2..130).map(|i| campaign(i, "bob", CampaignStatus::Running)).collect();
+    store.put_many(&[vec![big.clone()], others.clone()].concat()).await.unwrap();
+    assert!(storage.exists(BucketPurpose::CampaignOutputs, &key).await.unwrap());
+    assert_eq!(store.get("campaign_0001").await.unwrap(), big);
+    store.put_many(&[others, vec![small.clone()]].concat()).await.unwrap();
+    assert!(!storage.exists(BucketPurpose::CampaignOutputs, &key).await.unwrap(), "put_many drops stale parts");
+    assert_eq!(store.get("campaign_0001").await.unwrap(), small);
+
     store.put(&big).await.unwrap();
     assert!(storage.exists(BucketPurpose::CampaignOutputs, &key).await.unwrap());
     store.delete("campaign_0001").await.unwrap();

@@ -136,6 +136,23 @@ async fn expired_leases_are_leased_again(db: &TestDb) {
     assert_eq!(failed.error_info.as_ref().and_then(|e| e["error"].as_str()), Some("lease expired"));
 }
 
+async fn heartbeats_in_bulk(db: &TestDb) {
+    let jobs = &db.records.jobs;
+    let ids = jobs.enqueue_many((0..3).map(|i| NewJob::new("ahead", format!("ahead {i}"))).collect()).await.unwrap();
+    let short = Duration::from_millis(300);
+    let mine: Vec<Uuid> = jobs.lease("w1", &[], short, 2).await.unwrap().iter().map(|j| j.id).collect();
+    let theirs = jobs.lease("w2", &[], LEASE, 1).await.unwrap()[0].id;
+    assert_eq!(mine.len() + 1, ids.len());
+    let asked = [mine[0], mine[1], theirs, Uuid::new_v4()];
+    let held = jobs.heartbeat_many(&asked, "w1", LEASE).await.unwrap();
+    assert_eq!(held.iter().copied().collect::<HashSet<_>>(), mine.iter().copied().collect::<HashSet<_>>());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(jobs.lease("w3", &[], LEASE, 3).await.unwrap().is_empty(), "renewed leases are not taken");
+    jobs.cancel(mine[0]).await.unwrap();
+    assert_eq!(jobs.heartbeat_many(&mine, "w1", LEASE).await.unwrap(), vec![mine[1]]);
+    assert!(jobs.heartbeat_many(&[], "w1", LEASE).await.unwrap().is_empty());
+}
+
 async fn failures_back_off_then_fail(db: &TestDb) {
     let jobs = &db.records.jobs;
     let slow = jobs.enqueue(NewJob::new("flaky", "backs off")).await.unwrap();
@@ -217,7 +234,9 @@ async fn bulk_enqueue_then_release(db: &TestDb) {
     let mut batch: Vec<_> = rest.iter().map(|j| (j.id, Some(json!({"i": 1})))).collect();
     batch.push((ids[3], None)); // held by w2, not w3
     batch.push((Uuid::new_v4(), None));
+    batch.push((rest[1].id, None)); // a repeated id is completed once
     let done = jobs.complete_many("w3", batch).await.unwrap();
+    assert_eq!(done.len(), rest.len(), "{done:?}");
     assert_eq!(done.iter().copied().collect::<HashSet<_>>(), rest.iter().map(|j| j.id).collect::<HashSet<_>>());
     let first = jobs.get(rest[0].id).await.unwrap();
     assert_eq!(
@@ -263,6 +282,7 @@ crate::conformance!(
     enqueue_lease_progress_complete,
     concurrent_leases_take_each_job_once,
     expired_leases_are_leased_again,
+    heartbeats_in_bulk,
     failures_back_off_then_fail,
     cancelling_a_running_job_revokes_its_lease,
 );
