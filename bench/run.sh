@@ -3,6 +3,8 @@
 #   1. presign.sh   presigned URLs/s on one core       vs boto3 generate_presigned_url   (≥ 50x)
 #   2. transfer.sh  256 MiB upload/download, s3s-fs    vs aws s3 cp (awscli)             (≥ 1.0x)
 #   3. migrate.sh   10,000 x 4 KiB + 4 x 64 MiB copy   vs rclone copy, equal concurrency (≥ 1.5x)
+#   4. campaigns.sh campaign list by user, p50/p99, SQLite / PostgreSQL / DynamoDB (moto)
+#   5. jobs.sh      job queue drain, 20,000 no-op jobs   vs graphile-worker on PostgreSQL (≥ 2x)
 # Peak RSS of every client process is recorded for 2 and 3. Prints a markdown table at the end.
 #
 #   bash bench/run.sh                 all of them
@@ -14,7 +16,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 benches=("$@")
-if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate); fi
+if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate campaigns jobs); fi
 
 ensure_venv
 ensure_s3s_fs
@@ -24,11 +26,15 @@ export BENCH_SETUP=0
 
 for bench in "${benches[@]}"; do
   case "$bench" in
-    presign | transfer | migrate) ;;
-    *) die "unknown benchmark '$bench' (presign, transfer, migrate)" ;;
+    presign | transfer | migrate | campaigns | jobs) ;;
+    *) die "unknown benchmark '$bench' (presign, transfer, migrate, campaigns, jobs)" ;;
   esac
   log "=== $bench"
-  bash "$BENCH_DIR/$bench.sh"
+  case "$bench" in
+    # These install their own peers and build their own release examples.
+    campaigns | jobs) BENCH_SETUP=1 bash "$BENCH_DIR/$bench.sh" ;;
+    *) bash "$BENCH_DIR/$bench.sh" ;;
+  esac
 done
 
 python3 "$BENCH_DIR/report.py" "$RESULTS_DIR"

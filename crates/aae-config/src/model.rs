@@ -557,7 +557,7 @@ impl Default for JobsConfig {
             max_attempts: 3,
             backoff_initial_secs: 5,
             backoff_max_secs: 600,
-            lease_ahead: 32,
+            lease_ahead: 256,
         }
     }
 }

@@ -5,12 +5,13 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aae_store::{Job, JobStatus, JobStore, StoreError, StoreErrorKind, StoreResult};
 use futures::FutureExt;
 use serde_json::Value;
+use tokio::sync::Notify;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -72,6 +73,42 @@ pub(crate) struct Shared {
     pub completer: Completer,
 }
 
+/// Counts the handlers running, so a worker runs at most `concurrency` at once.
+#[derive(Debug, Default)]
+pub(crate) struct Slots {
+    busy: AtomicU32,
+    freed: Notify,
+}
+
+impl Slots {
+    /// Handlers running now.
+    pub(crate) fn busy(&self) -> u32 {
+        self.busy.load(Ordering::SeqCst)
+    }
+
+    /// Takes a slot; the caller checked one is free.
+    pub(crate) fn take(self: &Arc<Self>) -> Slot {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        Slot(Arc::clone(self))
+    }
+
+    /// Resolves after a slot was given back (at once if one was given back since the last call).
+    pub(crate) async fn freed(&self) {
+        self.freed.notified().await;
+    }
+}
+
+/// One running handler's slot; dropping it frees the slot.
+#[derive(Debug)]
+pub(crate) struct Slot(Arc<Slots>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+        self.0.freed.notify_one();
+    }
+}
+
 /// A job task's result: the job, how it ended, and how long its handler ran.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Finished {
@@ -81,7 +118,10 @@ pub(crate) struct Finished {
 }
 
 /// Runs `job` with `handler` and records its outcome.
-pub(crate) async fn run_job(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, job: Job) -> Finished {
+///
+/// `slot` is held while the handler runs and given back as soon as it returns, before the
+/// outcome is recorded: recording (batched) does not keep the next job from starting.
+pub(crate) async fn run_job(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, job: Job, slot: Slot) -> Finished {
     let (id, attempt) = (job.id, job.attempts);
     let worker = Arc::clone(&shared.worker_id);
     tracing::info!(job = %id, kind = %job.kind, attempt, worker = %worker, "job started");
@@ -117,6 +157,7 @@ pub(crate) async fn run_job(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, j
         }
     };
     let ran = started.elapsed();
+    drop(slot);
     let outcome = match result {
         Ok(Ok(metrics)) => complete(&shared, id, metrics).await,
         Ok(Err(JobError::Cancelled)) if cancel.is_cancelled() => lost(&shared, id).await,

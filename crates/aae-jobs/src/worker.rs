@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::ahead::LeaseAhead;
 use crate::completer::Completer;
 pub use crate::run::JobOutcome;
-use crate::run::{Counters, Finished, Shared, release, run_job};
+use crate::run::{Counters, Finished, Shared, Slots, release, run_job};
 use crate::{Faults, JobHandler};
 
 /// How a worker leases, heartbeats, retries and shuts down.
@@ -138,6 +138,7 @@ pub struct Worker {
     handlers: Handlers,
     kinds: Vec<String>,
     shutdown: CancellationToken,
+    slots: Arc<Slots>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -172,7 +173,7 @@ impl Worker {
             deadline: CancellationToken::new(),
             counters: Counters::default(),
         });
-        Self { shared, handlers, kinds, shutdown: CancellationToken::new() }
+        Self { shared, handlers, kinds, shutdown: CancellationToken::new(), slots: Arc::default() }
     }
 
     /// `hostname:pid:n`, the `lease_owner` of its jobs.
@@ -221,12 +222,12 @@ impl Worker {
             while let Some(done) = running.try_join_next() {
                 self.finished(&mut report, Some(&mut ahead), done);
             }
-            while (running.len() as u32) < concurrency {
+            while self.slots.busy() < concurrency {
                 let Some(job) = ahead.pop() else { break };
                 self.spawn(&mut running, job);
             }
             if leasing.is_none() && !idle && retry_at.is_none() {
-                let want = ahead.want(concurrency.saturating_sub(running.len() as u32));
+                let want = ahead.want(concurrency.saturating_sub(self.slots.busy()));
                 if want > 0 {
                     leasing = Some(Box::pin(self.lease(want)));
                 }
@@ -247,6 +248,8 @@ impl Worker {
                     }
                 }
                 Some(done) = running.join_next(), if !running.is_empty() => self.finished(&mut report, Some(&mut ahead), done),
+                // A handler returned (its outcome may still be being recorded): start the next job.
+                _ = self.slots.freed() => {}
                 // The queue had no runnable job: wait for new ones (a NOTIFY on PostgreSQL, else
                 // the poll interval).
                 _ = self.shared.store.wait_for_jobs(options.poll_interval), if idle && leasing.is_none() => idle = false,
@@ -333,7 +336,7 @@ impl Worker {
             tracing::error!(job = %job.id, kind = %job.kind, "no handler for leased job; its lease will expire");
             return;
         };
-        running.spawn(run_job(Arc::clone(&self.shared), handler, job));
+        running.spawn(run_job(Arc::clone(&self.shared), handler, job, self.slots.take()));
     }
 
     fn finished(
