@@ -47,10 +47,10 @@ impl FallbackTable {
 /// The error after trying `failures` (one per model, in order): the only failure itself when a
 /// single model was tried, otherwise `AllFailed` listing each.
 pub fn all_failed(mut failures: Vec<ModelError>) -> ModelError {
-    if failures.len() == 1 {
-        if let Some(only) = failures.pop() {
-            return only;
-        }
+    if failures.len() == 1
+        && let Some(only) = failures.pop()
+    {
+        return only;
     }
     let names: Vec<String> = failures.iter().map(|f| format!("{}/{}", f.provider, f.model)).collect();
     let mut error = ModelError::new(ModelErrorKind::AllFailed, "", "", format!("tried {} in order", names.join(", ")));
