@@ -84,6 +84,43 @@ pub enum Command {
     Jobs(JobsCommand),
     /// Run job workers (no HTTP) until SIGINT or SIGTERM; running jobs finish or are given back.
     Worker(WorkerArgs),
+    /// Inspect the model catalog.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Send one prompt through the model router and stream the reply to the terminal.
+    Chat(ChatArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List every model: provider, name, kind, capabilities, availability as configured, price.
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The prompt.
+    pub prompt: String,
+    /// Provider (default: the configured default preference's provider).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Model as the catalog names it (default: the provider's first conversational model, or
+    /// the configured default).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// A system prompt.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Sampling temperature.
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Most tokens to generate.
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

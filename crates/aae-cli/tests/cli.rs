@@ -7,6 +7,7 @@ use std::time::Duration;
 mod db_dynamodb;
 mod db_redis;
 mod jobs;
+mod models;
 
 fn aae(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aae"));
@@ -264,11 +265,11 @@ fn db_migrate_applies_once_and_config_check_reports_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let first = aae(dir.path(), &["db", "migrate"], &[]);
     assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
-    assert!(stdout(&first).contains("applied 1 migration(s): 0001_records"), "{}", stdout(&first));
+    assert!(stdout(&first).contains("applied 2 migration(s): 0001_records, 0003_usage_details"), "{}", stdout(&first));
     assert!(dir.path().join("aae.db").is_file());
     let second = aae(dir.path(), &["db", "migrate", "--json"], &[]);
     let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
-    assert_eq!(report, serde_json::json!({"engine": "sqlite", "applied": [], "known": 1}));
+    assert_eq!(report, serde_json::json!({"engine": "sqlite", "applied": [], "known": 2}));
     let check = aae(dir.path(), &["config", "check"], &[]);
     assert!(check.status.success(), "{}{}", stdout(&check), stderr(&check));
     let text = stdout(&check);

@@ -10,8 +10,10 @@
 
 mod load;
 mod model;
+mod providers;
 mod validate;
 
 pub use load::{ConfigSources, DEFAULT_CONFIG_FILE};
 pub use model::*;
+pub use providers::*;
 pub use validate::ConfigError;

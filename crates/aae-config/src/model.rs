@@ -1,10 +1,13 @@
 //! The configuration tree. Every struct denies unknown fields and has defaults for every key.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use aae_types::{BucketPurpose, Environment};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
+
+use crate::providers::{ModelPrice, ModelsConfig, ProvidersConfig, RouterConfig, default_prices};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -31,6 +34,14 @@ pub struct Config {
     pub redis: RedisConfig,
     /// The job queue's workers.
     pub jobs: JobsConfig,
+    /// Model providers.
+    pub providers: ProvidersConfig,
+    /// The embedded local models.
+    pub models: ModelsConfig,
+    /// The model router: timeouts, retries, limits, breaker, fallbacks.
+    pub router: RouterConfig,
+    /// Prices per `provider/model`, in credits (see [`ModelPrice`]).
+    pub prices: BTreeMap<String, ModelPrice>,
 }
 
 impl Default for Config {
@@ -46,6 +57,10 @@ impl Default for Config {
             campaigns: CampaignsConfig::default(),
             redis: RedisConfig::default(),
             jobs: JobsConfig::default(),
+            providers: ProvidersConfig::default(),
+            models: ModelsConfig::default(),
+            router: RouterConfig::default(),
+            prices: default_prices(),
         }
     }
 }
@@ -437,11 +452,11 @@ impl DatabaseConfig {
     }
 }
 
-fn redact<S: Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn redact<S: Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
     if secret.expose_secret().is_empty() { s.serialize_str("") } else { s.serialize_str("[redacted]") }
 }
 
-fn redact_opt<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn redact_opt<S: Serializer>(secret: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     match secret {
         Some(value) if !value.expose_secret().is_empty() => s.serialize_str("[redacted]"),
         _ => s.serialize_none(),

@@ -46,7 +46,7 @@ impl ConfigError {
         ConfigError::Parse(lines)
     }
 
-    fn invalid(key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(key: &str, message: impl Into<String>) -> Self {
         ConfigError::Invalid { key: key.into(), message: message.into() }
     }
 }
@@ -159,6 +159,7 @@ impl Config {
         }
         self.validate_database()?;
         self.validate_records()?;
+        self.validate_models()?;
         if storage.dual_write.secondary == Some(storage.backend) && storage.backend != StorageBackendKind::Memory {
             return Err(ConfigError::invalid(
                 "storage.dual_write.secondary",

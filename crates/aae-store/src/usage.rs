@@ -26,6 +26,12 @@ pub struct UsageRecord {
     pub output_tokens: i64,
     /// Cost in micro-credits.
     pub cost_micros: i64,
+    /// Images generated.
+    pub images: i64,
+    /// Seconds of video generated.
+    pub video_seconds: i64,
+    /// How long the call took, in milliseconds.
+    pub latency_ms: i64,
     /// The request it belongs to.
     pub request_id: Option<String>,
     /// When.
@@ -47,6 +53,12 @@ pub struct NewUsage {
     pub output_tokens: i64,
     /// Cost in micro-credits, ≥ 0.
     pub cost_micros: i64,
+    /// Images generated, ≥ 0.
+    pub images: i64,
+    /// Seconds of video generated, ≥ 0.
+    pub video_seconds: i64,
+    /// How long the call took, in milliseconds, ≥ 0.
+    pub latency_ms: i64,
     /// Request id.
     pub request_id: Option<String>,
 }
@@ -56,8 +68,10 @@ impl NewUsage {
         if self.provider.is_empty() || self.model.is_empty() {
             return Err(StoreError::invalid("usage", "provider and model must not be empty"));
         }
-        if self.input_tokens < 0 || self.output_tokens < 0 || self.cost_micros < 0 {
-            return Err(StoreError::invalid("usage", "token counts and cost must not be negative"));
+        let counts =
+            [self.input_tokens, self.output_tokens, self.cost_micros, self.images, self.video_seconds, self.latency_ms];
+        if counts.iter().any(|n| *n < 0) {
+            return Err(StoreError::invalid("usage", "token counts, outputs, latency and cost must not be negative"));
         }
         Ok(())
     }
@@ -137,8 +151,8 @@ pub trait UsageStore: Send + Sync {
     ) -> StoreResult<UsageSummary>;
 }
 
-pub(crate) const USAGE_COLUMNS: &str =
-    "id, user_id, provider, model, input_tokens, output_tokens, cost_micros, request_id, created_at";
+pub(crate) const USAGE_COLUMNS: &str = "id, user_id, provider, model, input_tokens, output_tokens, cost_micros, \
+     request_id, created_at, images, video_seconds, latency_ms";
 
 /// Both engines accept it; `$1` user, `$2` since or NULL, `$3` until or NULL.
 pub(crate) const SUMMARY_SQL: &str = "SELECT provider, model, COUNT(*) AS requests, \
@@ -164,6 +178,9 @@ pub(crate) fn usage_from_row(row: &impl SqlRow) -> StoreResult<UsageRecord> {
         input_tokens: row.int("input_tokens")?,
         output_tokens: row.int("output_tokens")?,
         cost_micros: row.int("cost_micros")?,
+        images: row.int("images")?,
+        video_seconds: row.int("video_seconds")?,
+        latency_ms: row.int("latency_ms")?,
         request_id: row.opt_text("request_id")?,
         created_at: row.time("created_at")?,
     })

@@ -8,15 +8,18 @@
 //! - [`RedisServer`]: a private `redis-server` a test may kill and start again;
 //! - [`TestDatabase`]: a fresh SQLite or PostgreSQL record database per test, dropped after it;
 //! - [`FaultProxy`]: an HTTP/1.1 reverse proxy that injects S3 errors, resets, latency and
-//!   blackholes between a client and any of those servers.
+//!   blackholes between a client and any of those servers;
+//! - [`FakeModelServer`]: wire-faithful fakes of the OpenAI chat-completions and Gemini REST
+//!   APIs, scripted, with latency and fault injection, recording the requests they receive.
 //!
-//! It does not own product code, fakes of model providers (later), nor the servers themselves:
+//! It does not own product code, nor the servers themselves:
 //! moto, dynalite, PostgreSQL and Redis are installed and started by `scripts/test-servers.sh`.
 //!
 //! All test credentials are [`ACCESS_KEY`] / [`SECRET_KEY`] in [`REGION`].
 
 mod database;
 mod dynalite;
+mod fake_models;
 mod fault_proxy;
 mod moto;
 mod redis_server;
@@ -24,6 +27,7 @@ mod s3s_fs;
 
 pub use database::{DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Engine, TestDatabase, admin_database_url};
 pub use dynalite::{DEFAULT_DYNALITE_ENDPOINT, DYNALITE_ENDPOINT_ENV, Dynalite, dynalite, unique_table};
+pub use fake_models::{FakeModelServer, FakeReply, FakeToolCall, RecordedRequest};
 pub use fault_proxy::{FaultControl, FaultProxy};
 pub use moto::{DEFAULT_MOTO_ENDPOINT, MOTO_ENDPOINT_ENV, Moto, moto, script_path, unique_bucket};
 pub use redis_server::RedisServer;

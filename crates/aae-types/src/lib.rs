@@ -1,13 +1,18 @@
 //! Domain types shared by every AAE crate: environments and their resource prefixes, the logical
-//! storage buckets, service health, and the closed [`ErrorCode`] that the HTTP layer maps to status
-//! codes in exactly one place.
+//! storage buckets, service health, the model catalog with [`UserModelPreference`], and the closed
+//! [`ErrorCode`] that the HTTP layer maps to status codes in exactly one place.
 //!
 //! This crate does no IO and depends on nothing heavier than `serde`.
 
 mod bucket;
 mod error;
 mod health;
+mod models;
 
 pub use bucket::{BucketPurpose, Environment};
 pub use error::ErrorCode;
 pub use health::ServiceHealth;
+pub use models::{
+    CONVERSATIONAL_MODELS, Capability, EMBEDDING_MODELS, GENERATION_MODELS, ModelCatalog, ModelEntry, ModelKind,
+    ModelSelectionError, Provider, UserModelPreference,
+};

@@ -1,9 +1,11 @@
 //! Command implementations.
 
+mod chat;
 mod config_check;
 mod db;
 mod jobs;
 mod migrate;
+mod models;
 mod serve;
 mod storage;
 mod worker;
@@ -13,7 +15,7 @@ use std::process::ExitCode;
 use aae_config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Command, ConfigCommand, DbCommand};
+use crate::cli::{Command, ConfigCommand, DbCommand, ModelsCommand};
 
 /// Logs go to stderr so stdout carries only command output.
 pub fn init_logging(config: &Config) {
@@ -33,6 +35,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Storage(command) => storage::run(command, config).await,
         Command::Jobs(command) => jobs::run(command, config).await,
         Command::Worker(args) => worker::run(config, args).await,
+        Command::Models(ModelsCommand::List { json }) => models::list(&config, json),
+        Command::Chat(args) => chat::run(&config, args).await,
         Command::Db(DbCommand::Migrate { json }) => db::migrate(config, json).await,
         Command::Db(DbCommand::ImportRedis { url, pattern, json }) => {
             db::import_redis(config, url, &pattern, json).await

@@ -264,3 +264,49 @@ fn campaigns_redis_and_jobs_sections_are_checked() {
         Ok(())
     });
 }
+
+#[test]
+fn model_sections_load_from_env_and_are_checked() {
+    Jail::expect_with(|jail| {
+        jail.set_env("AAE__PROVIDERS__OPENAI_COMPATIBLE__BASE_URL", "http://127.0.0.1:11434/v1");
+        jail.set_env("AAE__PROVIDERS__OPENAI_COMPATIBLE__MODELS", "qwen2.5:7b, llama3.2");
+        jail.set_env("AAE__PROVIDERS__OPENAI_COMPATIBLE__API_KEY", "sk-very-secret");
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(config.providers.openai_compatible.models, ["qwen2.5:7b", "llama3.2"]);
+        let preference = config.default_model_preference();
+        assert_eq!(preference.conversational_provider, "openai_compatible");
+        assert_eq!(preference.conversational_model, "qwen2.5:7b");
+        assert!(!config.to_redacted_toml().contains("sk-very-secret"));
+        assert_eq!(config.models_dir(), std::path::PathBuf::from("./aae-data/models"));
+        jail.set_env("AAE__PROVIDERS__GEMINI__API_KEY", "g-key");
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(config.default_model_preference().conversational_model, "gemini-2.5-flash");
+        Ok(())
+    });
+    let defaults = Config::load(&ConfigSources { ignore_env: true, ..Default::default() }).expect("defaults");
+    assert_eq!(defaults.default_model_preference().conversational_provider, "local", "no cloud: the local model");
+    let with = |key: &str, value: &str| {
+        Config::load(&ConfigSources { ignore_env: true, ..Default::default() }.set(key, value))
+            .expect_err(key)
+            .to_string()
+    };
+    let err = with("providers.openai_compatible.base_url", "http://127.0.0.1:1/v1");
+    assert!(err.contains("providers.openai_compatible.models"), "{err}");
+    let err = with("router.retry.max_backoff_ms", "1");
+    assert!(err.contains("router.retry.max_backoff_ms"), "{err}");
+    let err = with("router.request_timeout_secs", "0");
+    assert!(err.contains("router.request_timeout_secs"), "{err}");
+    Jail::expect_with(|jail| {
+        jail.create_file("aae.toml", "[router.fallbacks]\n\"bedrock/claude-4.5-sonnet\" = [\"bedrock/gpt-5\"]\n")?;
+        let err = load_env().expect_err("unknown fallback").to_string();
+        assert!(err.contains("router.fallbacks.\"bedrock/claude-4.5-sonnet\""), "{err}");
+        assert!(err.contains("allowed models: claude-4.5-sonnet, qwen3, nova-2-lite"), "{err}");
+        jail.create_file("aae.toml", "[prices.\"nobody/nothing\"]\nper_image = 1.0\n")?;
+        let err = load_env().expect_err("unknown price key").to_string();
+        assert!(err.contains("prices.\"nobody/nothing\"") && err.contains("unknown model provider"), "{err}");
+        jail.create_file("aae.toml", "[providers.gemini]\nkey = \"x\"\n")?;
+        let err = load_env().expect_err("unknown key").to_string();
+        assert!(err.contains("unknown key `key`") && err.contains("api_key"), "{err}");
+        Ok(())
+    });
+}

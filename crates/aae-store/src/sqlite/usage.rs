@@ -19,7 +19,7 @@ impl UsageStore for SqliteStore {
     async fn record(&self, usage: NewUsage) -> StoreResult<UsageRecord> {
         usage.check()?;
         let sql = format!(
-            "INSERT INTO usage_records ({USAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            "INSERT INTO usage_records ({USAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              RETURNING {USAGE_COLUMNS}"
         );
         let row: SqliteRow = sqlx::query(&sql)
@@ -32,6 +32,9 @@ impl UsageStore for SqliteStore {
             .bind(usage.cost_micros)
             .bind(&usage.request_id)
             .bind(now())
+            .bind(usage.images)
+            .bind(usage.video_seconds)
+            .bind(usage.latency_ms)
             .fetch_one(&self.pool)
             .await
             .on(ENTITY)?;

@@ -156,6 +156,9 @@ async fn usage_is_summarised_per_model(db: &TestDb) {
         input_tokens: input,
         output_tokens: output,
         cost_micros: cost,
+        images: 0,
+        video_seconds: 0,
+        latency_ms: 12,
         request_id: None,
     };
     let start = Utc::now() - chrono::Duration::seconds(1);

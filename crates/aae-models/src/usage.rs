@@ -1,0 +1,165 @@
+//! Cost and accounting: the price table turns a call's usage into micro-credits; [`Accounting`]
+//! records one usage row per successful call through `aae-store`'s [`UsageStore`] and settles the
+//! caller's credit hold through its [`CreditLedger`]: captured (the cost, at most the hold) when
+//! the call succeeds, released in full when it fails.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aae_config::ModelPrice;
+use aae_store::{CreditLedger, NewUsage, UsageStore};
+use uuid::Uuid;
+
+use crate::error::{ModelError, ModelErrorKind};
+use crate::types::Usage;
+
+/// What one call produced, for pricing and usage records.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Metered {
+    /// Tokens in and out.
+    pub usage: Usage,
+    /// Images generated.
+    pub images: u32,
+    /// Seconds of video generated.
+    pub video_seconds: f64,
+}
+
+/// Prices per `provider/model` (`prices` in the configuration, in credits).
+#[derive(Debug, Clone, Default)]
+pub struct PriceTable {
+    prices: BTreeMap<String, ModelPrice>,
+}
+
+impl PriceTable {
+    /// The table from the configuration.
+    pub fn new(prices: BTreeMap<String, ModelPrice>) -> Self {
+        Self { prices }
+    }
+
+    /// The price of `key`, if listed (unlisted models cost nothing).
+    pub fn get(&self, key: &str) -> Option<&ModelPrice> {
+        self.prices.get(key)
+    }
+
+    /// The cost of `metered` on `key` in micro-credits, rounded up. A price per million tokens
+    /// in credits is exactly micro-credits per token.
+    pub fn cost_micros(&self, key: &str, metered: &Metered) -> i64 {
+        let Some(price) = self.prices.get(key) else { return 0 };
+        let micros = price.input_per_million * metered.usage.input_tokens as f64
+            + price.output_per_million * metered.usage.output_tokens as f64
+            + price.per_image * 1e6 * f64::from(metered.images)
+            + price.per_video_second * 1e6 * metered.video_seconds;
+        micros.ceil().clamp(0.0, i64::MAX as f64) as i64
+    }
+}
+
+/// A credit hold the caller took before the call, to settle when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditHold {
+    /// The hold's ledger entry id.
+    pub id: Uuid,
+    /// The micro-credits it holds (the most a capture may take).
+    pub amount: i64,
+}
+
+/// Where usage and credits go.
+#[derive(Clone)]
+pub struct Accounting {
+    /// Usage records.
+    pub usage: Arc<dyn UsageStore>,
+    /// The credit ledger.
+    pub credits: Arc<dyn CreditLedger>,
+}
+
+impl std::fmt::Debug for Accounting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Accounting")
+    }
+}
+
+/// The facts of one finished call.
+#[derive(Debug, Clone)]
+pub(crate) struct CallRecord<'a> {
+    pub user_id: Option<Uuid>,
+    pub hold: Option<CreditHold>,
+    pub request_id: Option<&'a str>,
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub latency: Duration,
+}
+
+impl Accounting {
+    /// Records a successful call and captures `cost` (micro-credits) from the hold.
+    pub(crate) async fn success(&self, call: &CallRecord<'_>, metered: &Metered, cost: i64) -> Result<(), ModelError> {
+        if let Some(user_id) = call.user_id {
+            let usage = NewUsage {
+                user_id,
+                provider: call.provider.to_owned(),
+                model: call.model.to_owned(),
+                input_tokens: clamp(metered.usage.input_tokens),
+                output_tokens: clamp(metered.usage.output_tokens),
+                cost_micros: cost,
+                images: i64::from(metered.images),
+                video_seconds: metered.video_seconds.ceil().max(0.0) as i64,
+                latency_ms: clamp(call.latency.as_millis() as u64),
+                request_id: call.request_id.map(str::to_owned),
+            };
+            self.usage.record(usage).await.map_err(|e| accounting(call, format!("cannot record usage: {e}")))?;
+        }
+        if let Some(hold) = call.hold {
+            let captured = cost.min(hold.amount);
+            if cost > hold.amount {
+                tracing::warn!(
+                    provider = call.provider,
+                    model = call.model,
+                    cost_micros = cost,
+                    held_micros = hold.amount,
+                    "model call cost more than its credit hold; captured the hold"
+                );
+            }
+            self.credits
+                .capture(hold.id, captured)
+                .await
+                .map_err(|e| accounting(call, format!("cannot capture credit hold {}: {e}", hold.id)))?;
+        }
+        Ok(())
+    }
+
+    /// Releases the hold of a failed call.
+    pub(crate) async fn failure(&self, call: &CallRecord<'_>) -> Result<(), ModelError> {
+        if let Some(hold) = call.hold {
+            self.credits
+                .release(hold.id)
+                .await
+                .map_err(|e| accounting(call, format!("cannot release credit hold {}: {e}", hold.id)))?;
+        }
+        Ok(())
+    }
+}
+
+fn clamp(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn accounting(call: &CallRecord<'_>, message: String) -> ModelError {
+    ModelError::new(ModelErrorKind::Accounting, call.provider, call.model, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_is_micro_credits_rounded_up() {
+        let prices = PriceTable::new(aae_config::default_prices());
+        let metered = Metered { usage: Usage { input_tokens: 1_000, output_tokens: 100 }, ..Default::default() };
+        // claude: 3 credits per million in, 15 out → 3 000 + 1 500 micro-credits.
+        assert_eq!(prices.cost_micros("bedrock/claude-4.5-sonnet", &metered), 4_500);
+        let image = Metered { images: 2, ..Default::default() };
+        assert_eq!(prices.cost_micros("sagemaker/qwen-image", &image), 80_000);
+        assert_eq!(prices.cost_micros("local/smollm2-135m-instruct", &metered), 0);
+        let tiny = Metered { usage: Usage { input_tokens: 1, output_tokens: 0 }, ..Default::default() };
+        assert_eq!(prices.cost_micros("bedrock/qwen3", &tiny), 1, "0.22 rounds up");
+    }
+}

@@ -1,0 +1,11 @@
+//! aae-models integration tests: one binary. Providers run against the wire-faithful fakes of
+//! `aae-testkit`; router behaviour against them and the scripted provider.
+
+// Test helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used)]
+
+mod gemini;
+mod openai;
+mod properties;
+mod router;
+mod support;

@@ -1,0 +1,5 @@
+-- What a model call produced besides tokens, and how long it took (issue 4: the router records
+-- usage for every call).
+ALTER TABLE usage_records ADD COLUMN images BIGINT NOT NULL DEFAULT 0 CHECK (images >= 0);
+ALTER TABLE usage_records ADD COLUMN video_seconds BIGINT NOT NULL DEFAULT 0 CHECK (video_seconds >= 0);
+ALTER TABLE usage_records ADD COLUMN latency_ms BIGINT NOT NULL DEFAULT 0 CHECK (latency_ms >= 0);
