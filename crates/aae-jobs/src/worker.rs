@@ -260,11 +260,11 @@ impl Worker {
         }
         // A lease in flight may already hold jobs: wait for it so they are given back, not left
         // to expire.
-        if let Some(lease) = leasing.take() {
-            if let Ok(jobs) = lease.await {
-                report.leased += jobs.len() as u64;
-                ahead.push(jobs);
-            }
+        if let Some(lease) = leasing.take()
+            && let Ok(jobs) = lease.await
+        {
+            report.leased += jobs.len() as u64;
+            ahead.push(jobs);
         }
         for job in ahead.take_all() {
             let outcome = release(&self.shared, job.id).await;
