@@ -58,16 +58,7 @@ impl ModelRouter {
                 .map(|value| (value, entry)),
             Err(error) => Err(error),
         };
-        let (value, model) = match result {
-            Ok(done) => done,
-            Err(error) => {
-                self.settle_failure(context, None, started).await;
-                return Err(error);
-            }
-        };
-        let metered = Metered { usage: value.usage, ..Metered::default() };
-        let cost_micros = self.settle_success(context, &model, started, &metered).await;
-        Ok(Routed { value, model, failures: Vec::new(), cost_micros })
+        self.settled(context, started, result, |value| Metered { usage: value.usage, ..Metered::default() }).await
     }
 
     fn generation_model(&self, kind: ModelKind) -> ModelResult<ModelEntry> {
@@ -90,16 +81,7 @@ impl ModelRouter {
                 .map(|value| (value, entry)),
             Err(error) => Err(error),
         };
-        let (value, model) = match result {
-            Ok(done) => done,
-            Err(error) => {
-                self.settle_failure(context, None, started).await;
-                return Err(error);
-            }
-        };
-        let metered = Metered { images: 1, ..Metered::default() };
-        let cost_micros = self.settle_success(context, &model, started, &metered).await;
-        Ok(Routed { value, model, failures: Vec::new(), cost_micros })
+        self.settled(context, started, result, |_| Metered { images: 1, ..Metered::default() }).await
     }
 
     /// One video from the video model (Wan2.2): starts the job, then polls it.
@@ -113,6 +95,19 @@ impl ModelRouter {
             Ok(entry) => self.run_video(&entry, request, started).await.map(|value| (value, entry)),
             Err(error) => Err(error),
         };
+        self.settled(context, started, result, |value| Metered { video_seconds: value.seconds, ..Metered::default() })
+            .await
+    }
+
+    /// Records the outcome of one embedding or generation call: usage, cost and the credit hold
+    /// captured on success (metered by `meter`), the hold released on failure.
+    async fn settled<T>(
+        &self,
+        context: &CallContext,
+        started: Instant,
+        result: ModelResult<(T, ModelEntry)>,
+        meter: impl FnOnce(&T) -> Metered,
+    ) -> ModelResult<Routed<T>> {
         let (value, model) = match result {
             Ok(done) => done,
             Err(error) => {
@@ -120,8 +115,7 @@ impl ModelRouter {
                 return Err(error);
             }
         };
-        let metered = Metered { video_seconds: value.seconds, ..Metered::default() };
-        let cost_micros = self.settle_success(context, &model, started, &metered).await;
+        let cost_micros = self.settle_success(context, &model, started, &meter(&value)).await;
         Ok(Routed { value, model, failures: Vec::new(), cost_micros })
     }
 
