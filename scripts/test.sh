@@ -8,6 +8,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Never let a test reach for instance metadata or a developer's AWS profile.
 export AWS_EC2_METADATA_DISABLED=true
 
+bash scripts/build-deps.sh
 bash scripts/test-servers.sh
 
 echo "== cargo fmt --check"

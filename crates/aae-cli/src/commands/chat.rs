@@ -12,7 +12,7 @@ use futures::StreamExt;
 use crate::cli::ChatArgs;
 
 pub async fn run(config: &Config, args: ChatArgs) -> anyhow::Result<ExitCode> {
-    let router = ModelRouter::from_config(config)?;
+    let router = ModelRouter::from_config(config).await?;
     let preference = preference(config, &args)?;
     let mut messages = Vec::new();
     if let Some(system) = &args.system {

@@ -3,6 +3,7 @@
 mod chat;
 mod config_check;
 mod db;
+mod generate;
 mod jobs;
 mod migrate;
 mod models;
@@ -16,6 +17,8 @@ use aae_config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Command, ConfigCommand, DbCommand, ModelsCommand};
+
+pub use generate::parse_size;
 
 /// Logs go to stderr so stdout carries only command output.
 pub fn init_logging(config: &Config) {
@@ -36,7 +39,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Jobs(command) => jobs::run(command, config).await,
         Command::Worker(args) => worker::run(config, args).await,
         Command::Models(ModelsCommand::List { json }) => models::list(&config, json),
+        Command::Models(ModelsCommand::Fetch { json }) => models::fetch(&config, json).await,
         Command::Chat(args) => chat::run(&config, args).await,
+        Command::Generate(command) => generate::run(&config, command).await,
         Command::Db(DbCommand::Migrate { json }) => db::migrate(config, json).await,
         Command::Db(DbCommand::ImportRedis { url, pattern, json }) => {
             db::import_redis(config, url, &pattern, json).await

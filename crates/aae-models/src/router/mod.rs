@@ -105,9 +105,9 @@ impl ModelRouter {
     }
 
     /// A router with every provider the configuration sets up.
-    pub fn from_config(config: &Config) -> ModelResult<Self> {
+    pub async fn from_config(config: &Config) -> ModelResult<Self> {
         let mut router = Self::new(config)?;
-        for (provider, implementation) in crate::providers::from_config(config) {
+        for (provider, implementation) in crate::providers::from_config(config).await {
             router = router.with_provider(provider, implementation);
         }
         Ok(router)

@@ -4,8 +4,11 @@
 // Test helpers outside #[test] functions unwrap too.
 #![allow(clippy::unwrap_used)]
 
+mod bedrock;
 mod gemini;
+mod local;
 mod openai;
 mod properties;
 mod router;
+mod sagemaker;
 mod support;

@@ -38,7 +38,8 @@ fn world(extra: &[(&str, &str)]) -> World {
     let config = config(&overrides);
     let bedrock = Arc::new(ScriptedProvider::new("bedrock"));
     let local = Arc::new(ScriptedProvider::new("local"));
-    let router = router_with(&config, &[(Provider::Bedrock, bedrock.clone()), (Provider::Local, local.clone())]);
+    let router = runtime
+        .block_on(router_with(&config, &[(Provider::Bedrock, bedrock.clone()), (Provider::Local, local.clone())]));
     World { runtime, openai, gemini, bedrock, local, router }
 }
 

@@ -25,11 +25,11 @@ fn unavailable(model: &str) -> ModelError {
     ModelError::new(ModelErrorKind::Unavailable, "bedrock", model, "service unavailable").with_status(503)
 }
 
-fn bedrock_router(overrides: &[(&str, &str)]) -> (ModelRouter, Arc<ScriptedProvider>) {
-    bedrock_router_with(overrides, true)
+async fn bedrock_router(overrides: &[(&str, &str)]) -> (ModelRouter, Arc<ScriptedProvider>) {
+    bedrock_router_with(overrides, true).await
 }
 
-fn bedrock_router_with(overrides: &[(&str, &str)], fallbacks: bool) -> (ModelRouter, Arc<ScriptedProvider>) {
+async fn bedrock_router_with(overrides: &[(&str, &str)], fallbacks: bool) -> (ModelRouter, Arc<ScriptedProvider>) {
     let bedrock = Arc::new(ScriptedProvider::new("bedrock"));
     let mut all = vec![("router.retry.max_retries", "1")];
     all.extend_from_slice(overrides);
@@ -37,12 +37,12 @@ fn bedrock_router_with(overrides: &[(&str, &str)], fallbacks: bool) -> (ModelRou
     if !fallbacks {
         config.router.fallbacks.clear();
     }
-    (router_with(&config, &[(Provider::Bedrock, bedrock.clone())]), bedrock)
+    (router_with(&config, &[(Provider::Bedrock, bedrock.clone())]).await, bedrock)
 }
 
 #[tokio::test]
 async fn fallback_order_is_honoured_and_every_failure_is_reported() {
-    let (router, bedrock) = bedrock_router(&[]);
+    let (router, bedrock) = bedrock_router(&[]).await;
     bedrock.push([Err(unavailable(CLAUDE_ID)), Err(unavailable(CLAUDE_ID)), ScriptedProvider::text("qwen here")]);
     let routed = router.chat(&claude(), &ChatRequest::user("hi")).await.unwrap();
     assert_eq!(routed.model.name, "qwen3");
@@ -82,7 +82,7 @@ async fn fallback_order_is_honoured_and_every_failure_is_reported() {
 
 #[tokio::test]
 async fn an_open_breaker_skips_the_model_until_its_cooldown() {
-    let (router, bedrock) = bedrock_router_with(&[("router.retry.max_retries", "0")], false);
+    let (router, bedrock) = bedrock_router_with(&[("router.retry.max_retries", "0")], false).await;
     let router = router.with_breakers(CircuitBreakers::new(2, Duration::from_millis(200)));
     bedrock.push([Err(unavailable(CLAUDE_ID)), Err(unavailable(CLAUDE_ID))]);
     for _ in 0..2 {
@@ -99,7 +99,7 @@ async fn an_open_breaker_skips_the_model_until_its_cooldown() {
 #[tokio::test]
 async fn the_token_bucket_fails_clearly_when_it_cannot_wait() {
     let limits = [("router.limits.requests_per_minute", "1"), ("router.limits.max_wait_ms", "50")];
-    let (router, _bedrock) = bedrock_router_with(&limits, false);
+    let (router, _bedrock) = bedrock_router_with(&limits, false).await;
     router.chat(&claude(), &ChatRequest::user("hi")).await.unwrap();
     let error = router.chat(&claude(), &ChatRequest::user("hi")).await.unwrap_err();
     assert_eq!(error.kind, ModelErrorKind::RateLimited, "{error}");
@@ -109,7 +109,7 @@ async fn the_token_bucket_fails_clearly_when_it_cannot_wait() {
         "{text}"
     );
     // With the default fallback, claude's empty bucket sends the call to qwen3, which has its own.
-    let (router, _bedrock) = bedrock_router_with(&limits, true);
+    let (router, _bedrock) = bedrock_router_with(&limits, true).await;
     router.chat(&claude(), &ChatRequest::user("hi")).await.unwrap();
     let routed = router.chat(&claude(), &ChatRequest::user("hi")).await.unwrap();
     assert_eq!(routed.model.name, "qwen3");
@@ -128,7 +128,7 @@ async fn usage_is_recorded_and_holds_are_captured_or_released_on_sqlite() {
     let user = records.users.create(NewUser::new("alice", "alice@example.com")).await.unwrap();
     records.credits.grant(user.id, 1_000_000, "test", None).await.unwrap();
     let accounting = Accounting { usage: records.usage.clone(), credits: records.credits.clone() };
-    let (router, bedrock) = bedrock_router(&[]);
+    let (router, bedrock) = bedrock_router(&[]).await;
     let router = router.with_accounting(accounting);
 
     let hold = records.credits.hold(user.id, 100_000, "chat", None).await.unwrap();
@@ -176,6 +176,7 @@ async fn streamed_calls_are_accounted_when_the_stream_ends() {
         aae_config::ModelPrice { input_per_million: 1000.0, output_per_million: 2000.0, ..Default::default() },
     );
     let router = ModelRouter::from_config(&config)
+        .await
         .unwrap()
         .with_accounting(Accounting { usage: records.usage.clone(), credits: records.credits.clone() });
     let hold = records.credits.hold(user.id, 500_000, "stream", None).await.unwrap();

@@ -21,8 +21,8 @@ pub fn config(overrides: &[(&str, &str)]) -> Config {
 }
 
 /// A router over the two fakes plus scripted Bedrock and local providers.
-pub fn router_with(config: &Config, scripted: &[(Provider, Arc<ScriptedProvider>)]) -> ModelRouter {
-    let mut router = ModelRouter::from_config(config).expect("router");
+pub async fn router_with(config: &Config, scripted: &[(Provider, Arc<ScriptedProvider>)]) -> ModelRouter {
+    let mut router = ModelRouter::from_config(config).await.expect("router");
     for (provider, implementation) in scripted {
         router = router.with_provider(*provider, implementation.clone());
     }

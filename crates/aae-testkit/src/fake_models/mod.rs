@@ -2,15 +2,21 @@
 //! speaks OpenAI chat completions (JSON and SSE, tool-call fragments split across chunks) and
 //! embeddings; [`FakeModelServer::gemini`] speaks Gemini's `generateContent`,
 //! `streamGenerateContent?alt=sse` (with `functionCall` parts) and `embedContent` /
-//! `batchEmbedContents`, under `/v1beta/models/…` or a Vertex AI path.
+//! `batchEmbedContents`, under `/v1beta/models/…` or a Vertex AI path;
+//! [`FakeModelServer::bedrock`] speaks the Bedrock runtime's `Converse`, `ConverseStream` (AWS
+//! event-stream frames, `toolUse` input in fragments) and `InvokeModel` for Titan embeddings;
+//! [`FakeModelServer::sagemaker`] speaks the SageMaker runtime's `InvokeEndpoint` (real PNGs)
+//! and `InvokeEndpointAsync` (input and output through S3, real MP4s).
 //!
 //! Each fake binds 127.0.0.1 on port 0, answers from a script ([`FakeReply`]s, then a default),
 //! can add latency or inject faults (a status with `Retry-After`, a hang, a stream that stops
 //! mid-way), and records every request it received ([`RecordedRequest`]) so tests can assert on
 //! the wire format.
 
+mod bedrock;
 mod gemini;
 mod openai;
+mod sagemaker;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -108,7 +114,10 @@ struct Inner {
     latency: Duration,
     chunk_bytes: usize,
     api_key: Option<String>,
+    recording: bool,
     requests: Vec<RecordedRequest>,
+    sagemaker: sagemaker::SageMakerState,
+    bedrock: bedrock::BedrockState,
 }
 
 #[derive(Debug, Clone)]
@@ -139,7 +148,9 @@ impl Shared {
         };
         let (reply, latency) = {
             let mut inner = self.lock();
-            inner.requests.push(recorded);
+            if inner.recording {
+                inner.requests.push(recorded);
+            }
             let reply = inner.script.pop_front().unwrap_or_else(|| inner.default.clone());
             (reply, inner.latency)
         };
@@ -191,16 +202,46 @@ impl FakeModelServer {
         Self::start("/v1beta", gemini::router).await
     }
 
+    /// A fake OpenAI-compatible server on `port` of 127.0.0.1 (0: any free port), for
+    /// benchmarks that run it as a process of its own.
+    pub async fn openai_on(port: u16) -> anyhow::Result<Self> {
+        Self::start_on(port, "/v1", openai::router).await
+    }
+
+    /// A fake Bedrock runtime API (Converse, ConverseStream, Titan embeddings); its base URL is
+    /// the runtime endpoint URL (SDK `endpoint_url`). See `bedrock_stream_exception_after` for
+    /// its own fault.
+    pub async fn bedrock() -> anyhow::Result<Self> {
+        Self::start("", bedrock::router).await
+    }
+
+    /// A fake SageMaker runtime API; its base URL is the runtime endpoint URL (SDK
+    /// `endpoint_url`). Asynchronous jobs read their input from and write their results to the
+    /// S3 server at `s3_endpoint` (s3s-fs or moto; path-style, signed with [`crate::ACCESS_KEY`]).
+    /// Its `sagemaker_*` methods script it.
+    pub async fn sagemaker(s3_endpoint: &str) -> anyhow::Result<Self> {
+        let server = Self::start("", sagemaker::router).await?;
+        server.shared.lock().sagemaker.s3_endpoint = Some(s3_endpoint.trim_end_matches('/').to_owned());
+        Ok(server)
+    }
+
     async fn start(prefix: &'static str, router: impl FnOnce(Shared) -> Router) -> anyhow::Result<Self> {
+        Self::start_on(0, prefix, router).await
+    }
+
+    async fn start_on(port: u16, prefix: &'static str, router: impl FnOnce(Shared) -> Router) -> anyhow::Result<Self> {
         let shared = Shared(Arc::new(Mutex::new(Inner {
             script: VecDeque::new(),
             default: FakeReply::text("Hello from the fake model."),
             latency: Duration::ZERO,
             chunk_bytes: 23,
             api_key: None,
+            recording: true,
             requests: Vec::new(),
+            sagemaker: sagemaker::SageMakerState::default(),
+            bedrock: bedrock::BedrockState::default(),
         })));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let app = router(shared.clone());
         let task = tokio::spawn(async move {
@@ -229,6 +270,12 @@ impl FakeModelServer {
     /// The reply once the script is empty (initially a short text).
     pub fn set_default(&self, reply: FakeReply) {
         self.shared.lock().default = reply;
+    }
+
+    /// Whether requests are recorded for [`requests`](Self::requests) (on by default; a
+    /// benchmark serving millions of requests turns it off).
+    pub fn set_recording(&self, recording: bool) {
+        self.shared.lock().recording = recording;
     }
 
     /// Delay before each answer (time to first byte).

@@ -1,0 +1,31 @@
+//! AAE's agents: the "agents as tools" pattern of seed 000 §3 on top of the model router.
+//!
+//! Owns:
+//! - [`Tool`] (`tool.rs`): a typed capability with a JSON Schema of its arguments, validated by
+//!   [`schema::validate`] before the tool runs, so a model's malformed call is answered with
+//!   a precise error the model can correct instead of reaching the tool;
+//! - [`Agent`] (`agent.rs`): a system prompt, a model choice (through the router, so the user's
+//!   preference, limits, fallback and credits apply) and tools; [`Agent::run`] loops until the
+//!   model answers or the turn limit is hit, runs independent tool calls of one turn
+//!   concurrently, retries failed tool executions with backoff, and reports every step as an
+//!   [`AgentEvent`];
+//! - [`AgentTool`] (`agent_tool.rs`): any agent offered to another as a tool (`{query}` in, its
+//!   answer out), optionally keeping its own context between calls; its events appear inside
+//!   the caller's stream, tagged with its name, and never in the caller's answer;
+//! - [`AgentEvent`] and [`EventSink`] (`events.rs`).
+//!
+//! It does not own the model providers or routing (`aae-models`), stored conversations
+//! (`aae-store`), the platform tools' rendering (`aae-creative`) or jobs (`aae-jobs`).
+
+mod agent;
+mod agent_tool;
+mod error;
+mod events;
+pub mod schema;
+mod tool;
+
+pub use agent::{Agent, AgentOutput, AgentSettings, RunContext};
+pub use agent_tool::AgentTool;
+pub use error::{AgentError, AgentResult};
+pub use events::{AgentEvent, EventSink};
+pub use tool::{FnTool, Tool, ToolError, ToolOutput};
