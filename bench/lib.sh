@@ -67,6 +67,17 @@ ensure_rclone() {
   apt-get install -y -qq --no-install-recommends rclone >/dev/null </dev/null
 }
 
+ensure_jq() {
+  if command -v jq >/dev/null; then
+    return 0
+  fi
+  [ "$(id -u)" = 0 ] || die "jq is missing and only root can apt-get install it"
+  log "installing jq with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null 2>&1 || true
+  apt-get install -y -qq --no-install-recommends jq >/dev/null </dev/null
+}
+
 build_aae() {
   log "building aae (release) and the presign example"
   (cd "$REPO_DIR" && cargo build --release -p aae-cli -p aae-storage --bin aae --example presign_bench >&2)

@@ -39,6 +39,7 @@ ensure_python_package() { # VENV PACKAGE VERSION MODULE
   "$1/bin/pip" install -q --disable-pip-version-check --no-input "$2==$3" >&2
 }
 
+ensure_jq
 if [ "${BENCH_SETUP:-1}" = 1 ]; then
   bash "$REPO_DIR/scripts/build-deps.sh"
   ensure_python_package "$ST_VENV" sentence-transformers "$ST_VERSION" sentence_transformers

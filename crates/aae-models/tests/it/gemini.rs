@@ -97,6 +97,10 @@ async fn conversation_with_function_results_uses_gemini_turns() {
     assert_eq!(config["responseJsonSchema"], json!({"type": "object"}));
 }
 
+async fn fake_open() -> FakeModelServer {
+    FakeModelServer::gemini().await.unwrap()
+}
+
 #[tokio::test]
 async fn vertex_mode_sends_a_bearer_token_and_errors_are_classified() {
     let fake = FakeModelServer::gemini().await.unwrap();
@@ -111,8 +115,18 @@ async fn vertex_mode_sends_a_bearer_token_and_errors_are_classified() {
     assert!(sent.path.starts_with("/v1/projects/p/locations/us-central1/publishers/google/models/"), "{}", sent.path);
     assert_eq!(sent.headers["authorization"], "Bearer ya29.token");
     assert!(!sent.headers.contains_key("x-goog-api-key"));
-    let unsupported = vertex.embed("gemini-embedding-001", &EmbeddingRequest { inputs: vec!["x".into()] }).await;
-    assert_eq!(unsupported.unwrap_err().kind, ModelErrorKind::Unsupported);
+    // Vertex AI serves embeddings through :predict, in input order, with token counts.
+    let inputs = vec!["hello".to_owned(), "x".to_owned()];
+    let embedded = vertex.embed("gemini-embedding-001", &EmbeddingRequest { inputs: inputs.clone() }).await.unwrap();
+    assert_eq!(embedded.vectors.len(), 2);
+    assert_eq!(embedded.usage.input_tokens, 3, "token_count of each instance, summed");
+    let open_fake = fake_open().await;
+    let api = provider(&open_fake);
+    let direct = api.embed("gemini-embedding-001", &EmbeddingRequest { inputs }).await.unwrap();
+    assert_eq!(embedded.vectors, direct.vectors, "the same model gives the same vectors on both APIs");
+    let sent = fake.requests().pop().unwrap();
+    assert!(sent.path.ends_with("/models/gemini-embedding-001:predict"), "{}", sent.path);
+    assert_eq!(sent.body["instances"][1]["content"], "x");
 
     let wrong = GeminiProvider::new(&fake.base_url(), GeminiAuth::ApiKey(SecretString::from("leaked-key-123")));
     let error = wrong.chat("gemini-2.5-flash", &ChatRequest::user("hi")).await.unwrap_err();

@@ -34,6 +34,7 @@ async fn dispatch(State(shared): State<Shared>, uri: OriginalUri, headers: Heade
             generate(&shared, reply, &request, &model, stream)
         }
         "embedContent" | "batchEmbedContents" => embed(reply, &request, &method),
+        "predict" => predict(reply, &request),
         _ => status_response(404, None),
     }
 }
@@ -106,4 +107,24 @@ fn embed(reply: FakeReply, request: &Value, method: &str) -> Response {
         .map(|all| all.iter().map(|r| json!({"values": fake_embedding(&text_of(&r["content"]))})).collect())
         .unwrap_or_default();
     json_response(StatusCode::OK, &json!({"embeddings": embeddings}))
+}
+
+/// Vertex AI's `:predict` for embedding models.
+fn predict(reply: FakeReply, request: &Value) -> Response {
+    if let FakeReply::Status { status, retry_after } = reply {
+        return status_response(status, retry_after);
+    }
+    let predictions: Vec<Value> = request["instances"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|instance| {
+                    let text = instance["content"].as_str().unwrap_or("");
+                    json!({"embeddings": {"values": fake_embedding(text),
+                        "statistics": {"token_count": tokens(text), "truncated": false}}})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json_response(StatusCode::OK, &json!({"predictions": predictions, "metadata": {"billableCharacterCount": 0}}))
 }

@@ -82,6 +82,32 @@ impl GeminiProvider {
     fn invalid(model: &str, message: String) -> ModelError {
         ModelError::new(ModelErrorKind::InvalidResponse, NAME, model, message)
     }
+
+    /// Vertex AI serves embedding models through `:predict`: `{"instances": [{"content"}]}` in,
+    /// `{"predictions": [{"embeddings": {"values", "statistics": {"token_count"}}}]}` out, at
+    /// most 250 instances a request (sent in batches, in order).
+    async fn embed_vertex(&self, model_id: &str, request: &EmbeddingRequest) -> ModelResult<EmbeddingResponse> {
+        const BATCH: usize = 250;
+        let mut vectors = Vec::with_capacity(request.inputs.len());
+        let mut input_tokens = 0u64;
+        for batch in request.inputs.chunks(BATCH) {
+            let instances: Vec<Value> = batch.iter().map(|text| json!({ "content": text })).collect();
+            let reply = self.post(model_id, "predict", "", &json!({ "instances": instances })).await?;
+            let reply: wire::PredictResponse =
+                reply.json().await.map_err(|e| Self::invalid(model_id, format!("reply is not predictions: {e}")))?;
+            if reply.predictions.len() != batch.len() {
+                return Err(Self::invalid(
+                    model_id,
+                    format!("{} predictions for {} inputs", reply.predictions.len(), batch.len()),
+                ));
+            }
+            for prediction in reply.predictions {
+                input_tokens += prediction.embeddings.statistics.map_or(0, |s| s.token_count);
+                vectors.push(prediction.embeddings.values);
+            }
+        }
+        Ok(EmbeddingResponse { vectors, usage: Usage { input_tokens, output_tokens: 0 } })
+    }
 }
 
 #[async_trait]
@@ -132,12 +158,7 @@ impl ModelProvider for GeminiProvider {
 
     async fn embed(&self, model_id: &str, request: &EmbeddingRequest) -> ModelResult<EmbeddingResponse> {
         if matches!(self.auth, GeminiAuth::Bearer(_)) {
-            return Err(ModelError::new(
-                ModelErrorKind::Unsupported,
-                NAME,
-                model_id,
-                "embeddings are served by the gemini api (api_key mode), not vertex ai's generateContent endpoint",
-            ));
+            return self.embed_vertex(model_id, request).await;
         }
         let content = |text: &String| json!({ "parts": [{ "text": text }] });
         let reply = if let [single] = request.inputs.as_slice() {

@@ -167,3 +167,27 @@ pub(crate) struct EmbedResponse {
 pub(crate) struct Values {
     pub values: Vec<f32>,
 }
+
+/// Vertex AI `:predict` reply of an embedding model.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PredictResponse {
+    #[serde(default)]
+    pub predictions: Vec<Prediction>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Prediction {
+    pub embeddings: PredictedEmbedding,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PredictedEmbedding {
+    pub values: Vec<f32>,
+    pub statistics: Option<EmbeddingStatistics>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EmbeddingStatistics {
+    #[serde(default)]
+    pub token_count: u64,
+}
