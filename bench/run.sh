@@ -5,6 +5,9 @@
 #   3. migrate.sh   10,000 x 4 KiB + 4 x 64 MiB copy   vs rclone copy, equal concurrency (≥ 1.5x)
 #   4. campaigns.sh campaign list by user, p50/p99, SQLite / PostgreSQL / DynamoDB (moto)
 #   5. jobs.sh      job queue drain, 20,000 no-op jobs   vs graphile-worker on PostgreSQL (≥ 2x)
+#   6. router.sh    model router added latency at 100/500/1000 req/s vs LiteLLM proxy (≥ 20x lower p99)
+#   7. local_models.sh  embedded SmolLM2 tokens/s vs llama-cpp-python (≥ 0.9x), MiniLM
+#                   sentences/s vs sentence-transformers (≥ 1.0x)
 # Peak RSS of every client process is recorded for 2 and 3. Prints a markdown table at the end.
 #
 #   bash bench/run.sh                 all of them
@@ -16,7 +19,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 benches=("$@")
-if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate campaigns jobs); fi
+if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate campaigns jobs router local_models); fi
 
 ensure_venv
 ensure_s3s_fs
@@ -26,13 +29,13 @@ export BENCH_SETUP=0
 
 for bench in "${benches[@]}"; do
   case "$bench" in
-    presign | transfer | migrate | campaigns | jobs) ;;
-    *) die "unknown benchmark '$bench' (presign, transfer, migrate, campaigns, jobs)" ;;
+    presign | transfer | migrate | campaigns | jobs | router | local_models) ;;
+    *) die "unknown benchmark '$bench' (presign, transfer, migrate, campaigns, jobs, router, local_models)" ;;
   esac
   log "=== $bench"
   case "$bench" in
     # These install their own peers and build their own release examples.
-    campaigns | jobs) BENCH_SETUP=1 bash "$BENCH_DIR/$bench.sh" ;;
+    campaigns | jobs | router | local_models) BENCH_SETUP=1 bash "$BENCH_DIR/$bench.sh" ;;
     *) bash "$BENCH_DIR/$bench.sh" ;;
   esac
 done

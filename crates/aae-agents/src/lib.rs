@@ -12,10 +12,14 @@
 //! - [`AgentTool`] (`agent_tool.rs`): any agent offered to another as a tool (`{query}` in, its
 //!   answer out), optionally keeping its own context between calls; its events appear inside
 //!   the caller's stream, tagged with its name, and never in the caller's answer;
-//! - [`AgentEvent`] and [`EventSink`] (`events.rs`).
+//! - [`AgentEvent`] and [`EventSink`] (`events.rs`);
+//! - the platform [`tools`] (`tools/`): the campaign's creatives, landing page, PDF report,
+//!   generated media and saved state, stored under `campaigns/{campaign_id}/` with the
+//!   provenance of every asset, over a shared [`tools::CampaignWorkspace`].
 //!
 //! It does not own the model providers or routing (`aae-models`), stored conversations
-//! (`aae-store`), the platform tools' rendering (`aae-creative`) or jobs (`aae-jobs`).
+//! (`aae-store`), the platform tools' rendering (`aae-creative`), the storage service
+//! (`aae-storage`) or jobs (`aae-jobs`).
 
 mod agent;
 mod agent_tool;
@@ -23,6 +27,7 @@ mod error;
 mod events;
 pub mod schema;
 mod tool;
+pub mod tools;
 
 pub use agent::{Agent, AgentOutput, AgentSettings, RunContext};
 pub use agent_tool::AgentTool;

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod tools;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
