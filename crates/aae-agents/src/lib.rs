@@ -15,7 +15,10 @@
 //! - [`AgentEvent`] and [`EventSink`] (`events.rs`);
 //! - the platform [`tools`] (`tools/`): the campaign's creatives, landing page, PDF report,
 //!   generated media and saved state, stored under `campaigns/{campaign_id}/` with the
-//!   provenance of every asset, over a shared [`tools::CampaignWorkspace`].
+//!   provenance of every asset, over a shared [`tools::CampaignWorkspace`];
+//! - the campaign's agents ([`orchestrator`]): `market_insights_agent`, `ad_creative_agent` and
+//!   `campaign_automation_agent` with their platform tools, and the orchestrator that has the
+//!   three as its tools (seed 000 §3).
 //!
 //! It does not own the model providers or routing (`aae-models`), stored conversations
 //! (`aae-store`), the platform tools' rendering (`aae-creative`), the storage service
@@ -25,6 +28,7 @@ mod agent;
 mod agent_tool;
 mod error;
 mod events;
+pub mod orchestrator;
 pub mod schema;
 mod tool;
 pub mod tools;

@@ -361,3 +361,92 @@ fn brief_files_are_read_by_their_extension() {
     std::fs::write(&bad, r#"{"name": "x", "colour": "red"}"#).unwrap();
     assert!(load_brief(&bad).unwrap_err().to_string().starts_with("unknown key `colour`"));
 }
+
+#[tokio::test]
+async fn the_orchestrator_runs_a_campaign_through_all_three_specialists() {
+    use aae_agents::orchestrator::{campaign_orchestrator, campaign_request};
+    let c = campaign().await;
+    let mut render = creative_args();
+    render["sizes"] = json!(["square_1080x1080", "story_1080x1920", "mobile_banner_320x50"]);
+    let model = &c.world.model;
+    model.script(
+        "Orchestrator",
+        [
+            calls(&[(
+                "o1",
+                "market_insights_agent",
+                json!({"query": "Audience and market for the coffee subscription"}),
+            )]),
+            calls(&[(
+                "o2",
+                "ad_creative_agent",
+                json!({"query": "Creatives for home brewers who care about freshness"}),
+            )]),
+            calls(&[("o3", "campaign_automation_agent", json!({"query": "Publish the page and report, then save"}))]),
+            text("Campaign ready: creatives, landing page, report and state are stored."),
+        ],
+    );
+    model.script(
+        "Insights",
+        [calls(&[("i1", "read_brief", json!({}))]), text("Home brewers, 28-45, buy premium beans in supermarkets.")],
+    );
+    model.script(
+        "Creative",
+        [
+            calls(&[("c1", "read_brief", json!({}))]),
+            calls(&[("c2", "render_ad_creatives", render)]),
+            text("Headline: Fresh beans, every fortnight. Three sizes rendered."),
+        ],
+    );
+    model.script(
+        "Automation",
+        [
+            calls(&[("a1", "create_landing_page", landing_args())]),
+            calls(&[("a2", "create_pdf_report", report_args())]),
+            calls(&[("a3", "save_campaign", json!({"summary": "Everything is stored."}))]),
+            text("Stored the page, the report and the campaign state."),
+        ],
+    );
+    let orchestrator = campaign_orchestrator(&c.workspace);
+    let input = vec![Message::user(campaign_request(&c.workspace))];
+    let out = orchestrator.run(&c.world.context, input).await.unwrap();
+    assert_eq!(out.answer, "Campaign ready: creatives, landing page, report and state are stored.");
+    assert_eq!(out.turns, 4);
+
+    // The specialists saw the brief through read_brief, not the orchestrator's retelling.
+    let insights = c.world.model.requests_of("Insights");
+    let Some(Message::Tool { content, .. }) = insights[1].messages.last() else { panic!("a tool result") };
+    assert!(content.contains("\"name\":") && content.contains("coffee"), "{content}");
+    // The orchestrator's first message carries the whole brief.
+    let first = &c.world.model.requests_of("Orchestrator")[0].messages[1];
+    assert!(matches!(first, Message::User { content } if content.contains("\"budget\"")), "{first:?}");
+
+    for path in [
+        "website/index.html",
+        "pdf/campaign_report.pdf",
+        "artifacts/workflow_state.json",
+        "metadata/campaign_metadata.json",
+        "creatives/square_1080x1080.png",
+        "creatives/story_1080x1920.png",
+        "creatives/mobile_banner_320x50.png",
+    ] {
+        assert!(c.exists(&format!("campaigns/{ID}/{path}")).await, "{path}");
+    }
+    let events = c.world.events.lock().unwrap().clone();
+    let finished: Vec<(&str, u32)> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::AgentFinished { agent, depth, .. } => Some((agent.as_str(), *depth)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        [
+            ("market_insights_agent", 1),
+            ("ad_creative_agent", 1),
+            ("campaign_automation_agent", 1),
+            ("campaign_orchestrator", 0)
+        ]
+    );
+}
