@@ -27,6 +27,21 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// An error and its sources as one `: `-separated line, skipping a source whose text an
+/// earlier part already contains (SDK errors often repeat their cause in their own message).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = current.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    parts.join(": ")
+}
+
 impl ErrorCode {
     /// The wire spelling used in `{"error": {"code": …}}` bodies.
     pub fn as_str(self) -> &'static str {

@@ -14,7 +14,7 @@ mod models;
 
 pub use brief::{BriefError, BriefFormat, Budget, CHANNELS, CampaignBrief};
 pub use bucket::{BucketPurpose, Environment};
-pub use error::ErrorCode;
+pub use error::{ErrorCode, error_chain};
 pub use health::ServiceHealth;
 pub use models::{
     CONVERSATIONAL_MODELS, Capability, EMBEDDING_MODELS, GENERATION_MODELS, ModelCatalog, ModelEntry, ModelKind,

@@ -203,26 +203,16 @@ where
             let text = error.message().unwrap_or("");
             (service_kind(code), format!("dynamodb {code} on table `{table}`: {text}"))
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            (StoreErrorKind::Unavailable, format!("dynamodb unreachable for table `{table}`: {}", chain(&error)))
-        }
-        _ => (StoreErrorKind::Internal, format!("dynamodb request for table `{table}`: {}", chain(&error))),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (
+            StoreErrorKind::Unavailable,
+            format!("dynamodb unreachable for table `{table}`: {}", aae_types::error_chain(&error)),
+        ),
+        _ => (
+            StoreErrorKind::Internal,
+            format!("dynamodb request for table `{table}`: {}", aae_types::error_chain(&error)),
+        ),
     };
     StoreError::new(kind, entity, message)
-}
-
-/// An error and its sources, `: `-separated, skipping repeats.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(current) = next {
-        let text = current.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = current.source();
-    }
-    parts.join(": ")
 }
 
 fn service_kind(code: &str) -> StoreErrorKind {

@@ -82,7 +82,7 @@ where
     E: std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let details = chain(error);
+    let details = aae_types::error_chain(error);
     let (kind, what) = match error {
         SdkError::TimeoutError(_) => (ModelErrorKind::Timeout, "no answer in time"),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => (ModelErrorKind::Timeout, "no answer in time"),
@@ -95,20 +95,6 @@ where
         _ => (ModelErrorKind::Unavailable, "request failed"),
     };
     ModelError::new(kind, NAME, model_id, format!("{what}: {details}"))
-}
-
-/// An error and its sources, `: `-separated, skipping repeats.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(current) = next {
-        let text = current.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = current.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]
