@@ -12,6 +12,7 @@ use aae_types::UserModelPreference;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use crate::conversation::ConversationManager;
 use crate::error::{AgentError, AgentResult};
 use crate::events::{AgentEvent, EventSink};
 use crate::schema;
@@ -104,6 +105,7 @@ pub struct Agent {
     model: Option<UserModelPreference>,
     tools: Vec<Arc<dyn Tool>>,
     settings: AgentSettings,
+    conversation_manager: Option<Arc<dyn ConversationManager>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -123,7 +125,15 @@ impl Agent {
             model: None,
             tools: Vec::new(),
             settings: AgentSettings::default(),
+            conversation_manager: None,
         }
+    }
+
+    /// Fits what the model sees into a budget before each model call (a sliding window, or a
+    /// window with a summary of the rest); the run's transcript stays complete.
+    pub fn with_conversation_manager(mut self, manager: Arc<dyn ConversationManager>) -> Self {
+        self.conversation_manager = Some(manager);
+        self
     }
 
     /// What it is for (its tool description when given to another agent).
@@ -205,7 +215,10 @@ impl Agent {
         if let Some(model) = &self.model {
             call.preference = Some(model.clone());
         }
+        // `messages` is the whole transcript; `seen` is what the model is shown, which the
+        // conversation manager may shorten (it then keeps growing from the shortened view).
         let mut messages = input;
+        let mut seen = messages.clone();
         let mut output = AgentOutput {
             answer: String::new(),
             messages: Vec::new(),
@@ -215,11 +228,14 @@ impl Agent {
         };
         while output.turns < self.settings.max_turns {
             output.turns += 1;
-            let mut request_messages = Vec::with_capacity(messages.len() + 1);
+            if let Some(manager) = &self.conversation_manager {
+                manager.reduce(context, &call, &mut seen).await;
+            }
+            let mut request_messages = Vec::with_capacity(seen.len() + 1);
             if !self.system_prompt.is_empty() {
                 request_messages.push(Message::system(self.system_prompt.clone()));
             }
-            request_messages.extend(messages.iter().cloned());
+            request_messages.extend(seen.iter().cloned());
             let request = ChatRequest {
                 messages: request_messages,
                 tools: definitions.clone(),
@@ -233,7 +249,9 @@ impl Agent {
             output.usage.output_tokens += usage.output_tokens;
             output.cost_micros += cost;
             self.emit(context, |agent, depth| AgentEvent::Usage { agent, depth, model, usage, cost_micros: cost });
-            messages.push(Message::Assistant { content: text.clone(), tool_calls: calls.clone() });
+            let turn = Message::Assistant { content: text.clone(), tool_calls: calls.clone() };
+            seen.push(turn.clone());
+            messages.push(turn);
             if calls.is_empty() {
                 output.answer = text;
                 output.messages = messages;
@@ -247,7 +265,9 @@ impl Agent {
                     Value::String(text) => text,
                     other => other.to_string(),
                 };
-                messages.push(Message::tool_result(call, content));
+                let result = Message::tool_result(call, content);
+                seen.push(result.clone());
+                messages.push(result);
             }
         }
         Err(AgentError::TurnLimit { agent: self.name.clone(), max_turns: self.settings.max_turns })

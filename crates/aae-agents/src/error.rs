@@ -1,7 +1,9 @@
 //! [`AgentError`], the error of an agent run.
 
 use aae_models::ModelError;
+use aae_store::StoreError;
 use aae_types::ErrorCode;
+use uuid::Uuid;
 
 /// Why an agent run failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,16 @@ pub enum AgentError {
         /// What is wrong.
         message: String,
     },
+    /// A conversation's stored history could not be read or written (or a stored message does
+    /// not decode).
+    #[error("conversation {conversation}: {source}")]
+    Conversation {
+        /// The conversation.
+        conversation: Uuid,
+        /// The record store's error.
+        #[source]
+        source: StoreError,
+    },
     /// The run was cancelled.
     #[error("agent {agent} was cancelled")]
     Cancelled {
@@ -44,6 +56,7 @@ impl AgentError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Model { source, .. } => source.code(),
+            Self::Conversation { source, .. } => source.code(),
             Self::TurnLimit { .. } | Self::Config { .. } => ErrorCode::Internal,
             Self::Cancelled { .. } => ErrorCode::Unavailable,
         }

@@ -12,6 +12,12 @@
 //! - [`AgentTool`] (`agent_tool.rs`): any agent offered to another as a tool (`{query}` in, its
 //!   answer out), optionally keeping its own context between calls; its events appear inside
 //!   the caller's stream, tagged with its name, and never in the caller's answer;
+//! - [`conversation`] (`conversation/`): conversation state. [`ConversationSession`] persists
+//!   every message, tool call and tool result of an agent's runs in the record store (cached in
+//!   Redis by `aae-store` when configured) and resumes a conversation from it after a restart;
+//!   [`ConversationManager`]s ([`SlidingWindow`], [`Summarizing`]) fit a long conversation into
+//!   what the model is shown before each model call, never separating tool calls from their
+//!   results;
 //! - [`AgentEvent`] and [`EventSink`] (`events.rs`);
 //! - the platform [`tools`] (`tools/`): the campaign's creatives, landing page, PDF report,
 //!   generated media and saved state, stored under `campaigns/{campaign_id}/` with the
@@ -20,12 +26,13 @@
 //!   `campaign_automation_agent` with their platform tools, and the orchestrator that has the
 //!   three as its tools (seed 000 §3).
 //!
-//! It does not own the model providers or routing (`aae-models`), stored conversations
-//! (`aae-store`), the platform tools' rendering (`aae-creative`), the storage service
+//! It does not own the model providers or routing (`aae-models`), the conversation records and
+//! their Redis cache (`aae-store`), the platform tools' rendering (`aae-creative`), the storage service
 //! (`aae-storage`) or jobs (`aae-jobs`).
 
 mod agent;
 mod agent_tool;
+pub mod conversation;
 mod error;
 mod events;
 pub mod orchestrator;
@@ -35,6 +42,7 @@ pub mod tools;
 
 pub use agent::{Agent, AgentOutput, AgentSettings, RunContext};
 pub use agent_tool::AgentTool;
+pub use conversation::{ConversationManager, ConversationSession, SlidingWindow, Summarizing, WindowBudget};
 pub use error::{AgentError, AgentResult};
 pub use events::{AgentEvent, EventSink};
 pub use tool::{FnTool, Tool, ToolError, ToolOutput};

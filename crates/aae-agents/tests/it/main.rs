@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod conversation;
 mod tools;
 
 use std::collections::{HashMap, VecDeque};
