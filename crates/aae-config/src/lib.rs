@@ -9,11 +9,13 @@
 //! This crate does no network IO; probing services is the job of each subsystem.
 
 mod load;
+mod mcp;
 mod model;
 mod providers;
 mod validate;
 
 pub use load::{ConfigSources, DEFAULT_CONFIG_FILE};
+pub use mcp::{McpConfig, McpServerConfig, McpTransportKind};
 pub use model::*;
 pub use providers::*;
 pub use validate::ConfigError;

@@ -7,6 +7,7 @@ use aae_types::{BucketPurpose, Environment};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::mcp::McpConfig;
 use crate::providers::{ModelPrice, ModelsConfig, ProvidersConfig, RouterConfig, default_prices};
 
 /// The whole configuration.
@@ -42,6 +43,8 @@ pub struct Config {
     pub router: RouterConfig,
     /// Prices per `provider/model`, in credits (see [`ModelPrice`]).
     pub prices: BTreeMap<String, ModelPrice>,
+    /// MCP servers whose tools the agents are offered.
+    pub mcp: McpConfig,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             models: ModelsConfig::default(),
             router: RouterConfig::default(),
             prices: default_prices(),
+            mcp: McpConfig::default(),
         }
     }
 }

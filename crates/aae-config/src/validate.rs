@@ -159,6 +159,7 @@ impl Config {
         }
         self.validate_database()?;
         self.validate_records()?;
+        self.mcp.validate()?;
         self.validate_models()?;
         if storage.dual_write.secondary == Some(storage.backend) && storage.backend != StorageBackendKind::Memory {
             return Err(ConfigError::invalid(
