@@ -4,13 +4,14 @@
 #     greedy, exactly LOCAL_TOKENS generated), prompt and generated tokens/s at 1 and 2 threads:
 #     aae-local (llama-cpp-2 0.1.160) vs llama-cpp-python (target: at least 0.9x);
 #   - embeddings with all-MiniLM-L6-v2 (the same model directory), sentences/s over 256 short
-#     sentences, batch 32, LOCAL_EMBED_THREADS threads: aae-local (candle) vs sentence-transformers
+#     sentences, batch 32, LOCAL_EMBED_THREADS threads: aae-local (packed BERT) vs sentence-transformers
 #     (target: at least 1.0x).
 # Each side is its own process (peak RSS recorded); sides alternate order per run; every process
 # reports the median of 3 timed repetitions after a warm-up; the result is the median over runs.
 #
 #   bash bench/local_models.sh
-# Env: BENCH_RUNS (3), LOCAL_TOKENS (128), LOCAL_EMBED_THREADS (2), AAE_TEST_MODELS_DIR (weights;
+# Env: BENCH_ONLY (all | embed | chat: run one half; the other half's numbers are absent from
+#      the JSON), BENCH_RUNS (3), LOCAL_TOKENS (128), LOCAL_EMBED_THREADS (2), AAE_TEST_MODELS_DIR (weights;
 #      default ~/.cache/aae-tools/models, fetched when missing), CARGO_TARGET_DIR.
 # Installs idempotently into ~/.cache/aae-tools: venv-llama (llama-cpp-python 0.3.36, which builds
 # llama.cpp from source: about 15 minutes the first time) and venv-st (sentence-transformers
@@ -19,6 +20,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS="${BENCH_RUNS:-3}"
+ONLY="${BENCH_ONLY:-all}"
+case "$ONLY" in all | embed | chat) ;; *) die "BENCH_ONLY must be all, embed or chat, not $ONLY" ;; esac
+want() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 TOKENS="${LOCAL_TOKENS:-128}"
 EMBED_THREADS="${LOCAL_EMBED_THREADS:-2}"
 MODELS_DIR="${AAE_TEST_MODELS_DIR:-$TOOLS_DIR/models}"
@@ -42,8 +46,8 @@ ensure_python_package() { # VENV PACKAGE VERSION MODULE
 ensure_jq
 if [ "${BENCH_SETUP:-1}" = 1 ]; then
   bash "$REPO_DIR/scripts/build-deps.sh"
-  ensure_python_package "$ST_VENV" sentence-transformers "$ST_VERSION" sentence_transformers
-  ensure_python_package "$LLAMA_VENV" llama-cpp-python "$LLAMA_CPP_PYTHON_VERSION" llama_cpp
+  if want embed; then ensure_python_package "$ST_VENV" sentence-transformers "$ST_VERSION" sentence_transformers; fi
+  if want chat; then ensure_python_package "$LLAMA_VENV" llama-cpp-python "$LLAMA_CPP_PYTHON_VERSION" llama_cpp; fi
   log "building the local models benchmark (release)"
   (cd "$REPO_DIR" && cargo build --release -p aae-local --example local_bench >&2)
 fi
@@ -65,7 +69,7 @@ run_peer_chat() { # RUN THREADS
 }
 run_aae_embed() { # RUN
   measure "aae-embed-$1" env RAYON_NUM_THREADS="$EMBED_THREADS" "$LOCAL_BIN" --models-dir "$MODELS_DIR" \
-    --only embed --sentences-file "$BENCH_TMP/sentences.txt"
+    --only embed --batch-size 32 --sentences-file "$BENCH_TMP/sentences.txt"
   jq -c --arg rss "$M_RSS_KIB" '.embeddings + {peak_rss_kib: ($rss | tonumber)}' "$BENCH_TMP/aae-embed-$1.out"
 }
 run_peer_embed() { # RUN
@@ -76,14 +80,19 @@ run_peer_embed() { # RUN
 
 runs_json="[]"
 for run in $(seq 1 "$RUNS"); do
+  a1=null; p1=null; a2=null; p2=null; ae=null; pe=null
   if [ $((run % 2)) = 1 ]; then
-    a1="$(run_aae_chat "$run" 1)"; p1="$(run_peer_chat "$run" 1)"
-    a2="$(run_aae_chat "$run" 2)"; p2="$(run_peer_chat "$run" 2)"
-    ae="$(run_aae_embed "$run")"; pe="$(run_peer_embed "$run")"
+    if want chat; then
+      a1="$(run_aae_chat "$run" 1)"; p1="$(run_peer_chat "$run" 1)"
+      a2="$(run_aae_chat "$run" 2)"; p2="$(run_peer_chat "$run" 2)"
+    fi
+    if want embed; then ae="$(run_aae_embed "$run")"; pe="$(run_peer_embed "$run")"; fi
   else
-    p1="$(run_peer_chat "$run" 1)"; a1="$(run_aae_chat "$run" 1)"
-    p2="$(run_peer_chat "$run" 2)"; a2="$(run_aae_chat "$run" 2)"
-    pe="$(run_peer_embed "$run")"; ae="$(run_aae_embed "$run")"
+    if want chat; then
+      p1="$(run_peer_chat "$run" 1)"; a1="$(run_aae_chat "$run" 1)"
+      p2="$(run_peer_chat "$run" 2)"; a2="$(run_aae_chat "$run" 2)"
+    fi
+    if want embed; then pe="$(run_peer_embed "$run")"; ae="$(run_aae_embed "$run")"; fi
   fi
   log "local run $run: 1 thread aae $a1 peer $p1; 2 threads aae $a2 peer $p2; embed aae $ae peer $pe (load $(loadavg))"
   runs_json="$(jq -c --argjson a1 "$a1" --argjson p1 "$p1" --argjson a2 "$a2" --argjson p2 "$p2" \
@@ -92,26 +101,28 @@ for run in $(seq 1 "$RUNS"); do
     <<<"$runs_json")"
 done
 
-jq -n --argjson runs "$runs_json" --arg tokens "$TOKENS" --arg cpu "$(nproc) cores" '
-  def median: sort | .[(length - 1) / 2 | floor];
+jq -n --argjson runs "$runs_json" --arg tokens "$TOKENS" --arg cpu "$(nproc) cores" --arg only "$ONLY" '
+  def median: map(select(. != null)) | sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
   def side(k; s): {
     prompt_tokens_per_s: ([$runs[] | .[k][s].prompt_tokens_per_s] | median),
     generated_tokens_per_s: ([$runs[] | .[k][s].generated_tokens_per_s] | median),
-    peak_rss_mib: ([$runs[] | .[k][s].peak_rss_kib] | median / 1024 | round)
+    peak_rss_mib: ([$runs[] | .[k][s].peak_rss_kib] | median | if . == null then null else (. / 1024 | round) end)
   };
-  def ratio(a; b): (a / b * 100 | round / 100);
+  def ratio(a; b): if a == null or b == null then null else (a / b * 100 | round / 100) end;
   {
     benchmark: "local_models",
     unit: "tokens per second, sentences per second (median of runs)",
     generated_tokens: ($tokens | tonumber), machine: $cpu,
-    peers: {chat: $runs[0].chat_1.peer.engine, embed: $runs[0].embed.peer.engine},
+    peers: {chat: $runs[0].chat_1.peer.engine?, embed: $runs[0].embed.peer.engine?},
     runs: $runs,
     median: {
       chat_1_thread: {aae: side("chat_1"; "aae"), peer: side("chat_1"; "peer")},
       chat_2_threads: {aae: side("chat_2"; "aae"), peer: side("chat_2"; "peer")},
       embed: {
         aae: ([$runs[].embed.aae.sentences_per_s] | median),
-        peer: ([$runs[].embed.peer.sentences_per_s] | median)
+        peer: ([$runs[].embed.peer.sentences_per_s] | median),
+        aae_peak_rss_mib: ([$runs[].embed.aae.peak_rss_kib] | median | if . == null then null else (. / 1024 | round) end),
+        peer_peak_rss_mib: ([$runs[].embed.peer.peak_rss_kib] | median | if . == null then null else (. / 1024 | round) end)
       }
     }
   }
@@ -124,7 +135,8 @@ jq -n --argjson runs "$runs_json" --arg tokens "$TOKENS" --arg cpu "$(nproc) cor
     }
   | .target = {generation: 0.9, embed: 1.0}
   | .met = ([.ratio.generated_1_thread, .ratio.generated_2_threads, .ratio.prompt_1_thread, .ratio.prompt_2_threads]
-            | all(. >= 0.9)) and .ratio.embed >= 1.0
+            | map(select(. != null)) | all(. >= 0.9)) and (.ratio.embed == null or .ratio.embed >= 1.0)
+  | .measured = $only
 ' >"$RESULTS_DIR/local_models.json"
 log "wrote $RESULTS_DIR/local_models.json"
 jq -c '{median, ratio, met}' "$RESULTS_DIR/local_models.json"

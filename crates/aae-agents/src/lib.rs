@@ -19,12 +19,20 @@
 //!   what the model is shown before each model call, never separating tool calls from their
 //!   results;
 //! - [`AgentEvent`] and [`EventSink`] (`events.rs`);
+//! - [`mcp`] (`mcp/`): MCP with `rmcp`; [`mcp::ToolServer`] serves any tools (the platform
+//!   tools in `aae mcp serve`) over stdio or streamable HTTP, and [`mcp::McpClients`] connects the
+//!   servers of `mcp.servers` and offers their tools to agents as [`mcp::McpTool`]s;
 //! - the platform [`tools`] (`tools/`): the campaign's creatives, landing page, PDF report,
 //!   generated media and saved state, stored under `campaigns/{campaign_id}/` with the
 //!   provenance of every asset, over a shared [`tools::CampaignWorkspace`];
 //! - the campaign's agents ([`orchestrator`]): `market_insights_agent`, `ad_creative_agent` and
 //!   `campaign_automation_agent` with their platform tools, and the orchestrator that has the
-//!   three as its tools (seed 000 §3).
+//!   three as its tools (seed 000 §3);
+//! - the [`campaign`] pipeline (`campaign/`): AAE's main job, brief in, every artifact out, with
+//!   the specialists in the orchestrator's order, guaranteed artifacts (constrained-JSON and
+//!   brief fallbacks when a small model leaves one unmade), a progress log, one
+//!   [`campaign::AgentInteraction`] per specialist call, and a checkpoint after every step so a
+//!   failed campaign resumes where it stopped.
 //!
 //! It does not own the model providers or routing (`aae-models`), the conversation records and
 //! their Redis cache (`aae-store`), the platform tools' rendering (`aae-creative`), the storage service
@@ -32,9 +40,11 @@
 
 mod agent;
 mod agent_tool;
+pub mod campaign;
 pub mod conversation;
 mod error;
 mod events;
+pub mod mcp;
 pub mod orchestrator;
 pub mod schema;
 mod tool;

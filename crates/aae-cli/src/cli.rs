@@ -92,6 +92,101 @@ pub enum Command {
     /// Generate an image (Qwen-Image) or a video (Wan2.2) through the model router.
     #[command(subcommand)]
     Generate(GenerateCommand),
+    /// Run campaigns: a brief in; landing page, PDF report, creatives, workflow state and
+    /// metadata out (AAE's main job).
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+    /// MCP: serve the platform tools to MCP clients, or list the tools of the configured
+    /// MCP servers (`mcp.servers`).
+    #[command(subcommand)]
+    Mcp(McpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Serve the platform tools (render_ad_creatives, create_landing_page, create_pdf_report,
+    /// generate_image, generate_video, save_campaign) of one campaign workspace over MCP: on
+    /// stdin/stdout by default, or over streamable HTTP at http://ADDR/mcp with --http. Artifacts
+    /// go to the configured storage under campaigns/{campaign-id}/.
+    Serve(McpServeArgs),
+    /// Connect to every server of `mcp.servers` and list the tools offered to the agents.
+    List {
+        /// Print a JSON array of {server, name, remote_name, description}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct McpServeArgs {
+    /// The campaign brief (TOML or JSON) the tools work from: brand colours, logo, budget.
+    #[arg(long)]
+    pub brief: std::path::PathBuf,
+    /// The campaign the artifacts belong to (default: a new id, campaign_YYYYMMDD_HHMMSS_ffffff).
+    #[arg(long)]
+    pub campaign_id: Option<String>,
+    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8765; port 0 picks one) instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// A Host header value accepted over HTTP besides localhost, 127.0.0.1 and ::1 (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub allow_host: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Create a campaign from a brief file (TOML or JSON, see examples/briefs/) and run it to the
+    /// end in this process, printing each step; `--detach` only queues it for `aae worker`.
+    Create(CreateCampaignArgs),
+    /// List campaigns, newest first: one user's (default `local`), or all with one status.
+    List {
+        /// Owner as stored in the record.
+        #[arg(long, default_value = "local")]
+        user: String,
+        /// pending | running | completed | failed | cancelled (all users).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print a JSON array of records.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one campaign: status, execution time, artifact URLs.
+    Show {
+        id: String,
+        /// Print the whole record (progress log, agent interactions, final state) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a campaign's record and every object stored under campaigns/{id}/.
+    Delete { id: String },
+    /// Run a failed or interrupted campaign again from the step that did not finish.
+    Resume {
+        id: String,
+        /// Only queue it.
+        #[arg(long)]
+        detach: bool,
+        /// Print the final record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateCampaignArgs {
+    /// The brief file (.toml or .json).
+    #[arg(long)]
+    pub brief: std::path::PathBuf,
+    /// Owner to store in the record.
+    #[arg(long, default_value = "local")]
+    pub user: String,
+    /// Only queue the campaign (for `aae worker` or `aae serve`); print its id.
+    #[arg(long)]
+    pub detach: bool,
+    /// Print the final record as JSON instead of progress lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

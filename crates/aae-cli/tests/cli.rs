@@ -4,9 +4,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod campaign;
 mod db_dynamodb;
 mod db_redis;
 mod jobs;
+mod mcp;
 mod models;
 
 fn aae(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p aae-local --example local_bench -- [--models-dir DIR] [--threads 1,2]
-//!     [--tokens 128] [--runs 3] [--sentences-file FILE] [--only chat|embed]
+//!     [--tokens 128] [--runs 3] [--sentences-file FILE] [--only chat|embed] [--batch-size 32]
 //!     [--print-prompt] [--print-sentences]
 //! ```
 //! The prompt is built in; the sentences are 256 generated ones unless a file (one a line) is
@@ -13,7 +13,7 @@
 //! into the models directory first when missing (default `~/.cache/aae-tools/models`).
 //! `--print-prompt` and `--print-sentences` print the templated prompt and the default sentences
 //! and exit, so the Python peers get exactly the same input.
-//! candle's threads follow `RAYON_NUM_THREADS`. `bench/local_models.sh` runs it against
+//! The embedder's threads follow `RAYON_NUM_THREADS`. `bench/local_models.sh` runs it against
 //! llama-cpp-python and sentence-transformers.
 
 use std::num::NonZeroU32;
@@ -39,6 +39,7 @@ struct Args {
     print_prompt: bool,
     print_sentences: bool,
     only: Option<String>,
+    batch_size: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -52,6 +53,7 @@ fn parse_args() -> anyhow::Result<Args> {
         print_prompt: false,
         print_sentences: false,
         only: None,
+        batch_size: EmbedSettings::default().batch_size,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -67,6 +69,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--print-prompt" => args.print_prompt = true,
             "--print-sentences" => args.print_sentences = true,
             "--only" => args.only = Some(value()?),
+            "--batch-size" => args.batch_size = value()?.parse().context("--batch-size")?,
             other => bail!("unknown argument {other}"),
         }
     }
@@ -142,7 +145,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     let mut report = json!({
-        "engine": "aae-local: llama-cpp-2 0.1.160 (llama.cpp), candle 0.11.1",
+        "engine": "aae-local: llama-cpp-2 0.1.160 (llama.cpp), packed BERT on ndarray 0.17 / matrixmultiply 0.3.11",
         "generation": generation,
         "runs": args.runs,
     });
@@ -158,7 +161,7 @@ fn embeddings(args: &Args) -> anyhow::Result<serde_json::Value> {
         Some(path) => std::fs::read_to_string(path)?.lines().map(str::to_owned).collect(),
         None => default_sentences(),
     };
-    let embedder = LocalEmbedder::load(&args.models_dir, EmbedSettings::default())?;
+    let embedder = LocalEmbedder::load(&args.models_dir, EmbedSettings { batch_size: args.batch_size })?;
     embedder.embed_blocking(&sentences[..sentences.len().min(32)])?; // warm-up
     let mut rates = Vec::new();
     for _ in 0..args.runs {
@@ -168,7 +171,7 @@ fn embeddings(args: &Args) -> anyhow::Result<serde_json::Value> {
     }
     Ok(json!({
         "sentences": sentences.len(),
-        "batch_size": EmbedSettings::default().batch_size,
+        "batch_size": args.batch_size,
         "threads": std::env::var("RAYON_NUM_THREADS").ok(),
         "sentences_per_s": round1(median(rates)),
     }))

@@ -11,7 +11,8 @@
 //!   system/user/assistant messages, temperature (0 is greedy), top-p, token budget, stop
 //!   sequences, grammar or JSON-Schema constrained output, streamed text deltas, token counts
 //!   and stop reason;
-//! - [`LocalEmbedder`]: sentence embeddings with candle's BERT, matching sentence-transformers.
+//! - [`LocalEmbedder`]: sentence embeddings with our own packed-sequence BERT forward pass,
+//!   matching sentence-transformers (cosine > 0.999) and faster than it (docs/benchmarks.md).
 //!
 //! It does not own the `ModelProvider` interface, routing, retries, usage accounting or the
 //! `aae models fetch` command: `aae-models` wraps these types as its `local` provider and

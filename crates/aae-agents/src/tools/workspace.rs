@@ -146,6 +146,10 @@ pub struct WorkspaceState {
     pub provenance: Vec<Provenance>,
     /// The summary given to `save_campaign`.
     pub summary: Option<String>,
+    /// Campaign pipeline steps completed so far, in order (`market_insights`, `ad_creatives`,
+    /// `publish`, `save`); a resumed run skips them.
+    #[serde(default)]
+    pub completed_steps: Vec<String>,
 }
 
 /// `artifacts/workflow_state.json`: the workspace state when it was saved.

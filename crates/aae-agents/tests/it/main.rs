@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod campaign;
 mod conversation;
+mod mcp;
 mod tools;
 
 use std::collections::{HashMap, VecDeque};

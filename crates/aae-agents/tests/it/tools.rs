@@ -28,15 +28,24 @@ struct Campaign {
     _dir: tempfile::TempDir,
 }
 
-async fn campaign() -> Campaign {
+/// An in-memory storage service (its data dir in the returned temporary directory).
+pub(crate) async fn memory_storage() -> (Arc<StorageService>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let sources = ConfigSources { ignore_env: true, ..Default::default() }
         .set("storage.backend", "memory")
         .set("data_dir", dir.path().to_str().unwrap());
     let config = Config::load(&sources).unwrap();
-    let storage = Arc::new(StorageService::from_config(&config).await.unwrap());
-    let brief = CampaignBrief::from_toml(include_str!("../../../../examples/briefs/coffee_subscription.toml")).unwrap();
-    let workspace = Arc::new(CampaignWorkspace::new(ID, storage.clone(), brief).unwrap());
+    (Arc::new(StorageService::from_config(&config).await.unwrap()), dir)
+}
+
+/// `examples/briefs/coffee_subscription.toml`.
+pub(crate) fn coffee_brief() -> CampaignBrief {
+    CampaignBrief::from_toml(include_str!("../../../../examples/briefs/coffee_subscription.toml")).unwrap()
+}
+
+async fn campaign() -> Campaign {
+    let (storage, dir) = memory_storage().await;
+    let workspace = Arc::new(CampaignWorkspace::new(ID, storage.clone(), coffee_brief()).unwrap());
     Campaign { world: world(), storage, workspace, _dir: dir }
 }
 
@@ -75,7 +84,7 @@ fn creative_args() -> Value {
     })
 }
 
-fn landing_args() -> Value {
+pub(crate) fn landing_args() -> Value {
     json!({
         "headline": "Coffee this fresh only comes by post",
         "subheadline": "Single-origin beans, roasted to order, at your door every two weeks.",
@@ -88,7 +97,7 @@ fn landing_args() -> Value {
     })
 }
 
-fn report_args() -> Value {
+pub(crate) fn report_args() -> Value {
     json!({
         "audience_insights": "Home brewers own a grinder and care about roast dates.\n\nMost buy premium beans in supermarkets.",
         "market_insights": "Subscriptions grew 18 % last year in the UK speciality market.",

@@ -1,10 +1,12 @@
 //! Command implementations.
 
+mod campaign;
 mod chat;
 mod config_check;
 mod db;
 mod generate;
 mod jobs;
+mod mcp;
 mod migrate;
 mod models;
 mod serve;
@@ -42,6 +44,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Models(ModelsCommand::Fetch { json }) => models::fetch(&config, json).await,
         Command::Chat(args) => chat::run(&config, args).await,
         Command::Generate(command) => generate::run(&config, command).await,
+        Command::Campaign(command) => campaign::run(command, config).await,
+        Command::Mcp(command) => mcp::run(command, config).await,
         Command::Db(DbCommand::Migrate { json }) => db::migrate(config, json).await,
         Command::Db(DbCommand::ImportRedis { url, pattern, json }) => {
             db::import_redis(config, url, &pattern, json).await

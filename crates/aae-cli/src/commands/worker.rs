@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aae_config::Config;
-use aae_jobs::{JobOutcome, Worker, WorkerOptions, kinds};
+use aae_jobs::kinds::{self, CampaignJob};
+use aae_jobs::{JobOutcome, Worker, WorkerOptions};
+use aae_models::{Accounting, ModelRouter};
 use aae_store::Records;
 
 use crate::cli::WorkerArgs;
@@ -17,13 +19,17 @@ pub async fn run(config: Config, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     // The same records `aae serve` opens (campaigns on DynamoDB when configured): job kinds that
     // write campaigns and artifacts see what the API serves.
     let storage = Arc::new(aae_storage::StorageService::from_config(&config).await?);
-    let records = Records::open_config(&config, Some(storage)).await?;
+    let records = Records::open_config(&config, Some(Arc::clone(&storage))).await?;
     let mut options = WorkerOptions::from_config(&config.jobs);
     if let Some(concurrency) = args.concurrency {
         options.concurrency = concurrency.max(1);
     }
     options.shutdown_grace = Duration::from_secs(args.grace_secs);
-    let worker = Arc::new(Worker::new(Arc::clone(&records.jobs), kinds::builtin(), options));
+    let router = ModelRouter::from_config(&config)
+        .await?
+        .with_accounting(Accounting { usage: Arc::clone(&records.usage), credits: Arc::clone(&records.credits) });
+    let campaigns = CampaignJob::new(Arc::clone(&records.campaigns), storage, Arc::new(router));
+    let worker = Arc::new(Worker::new(Arc::clone(&records.jobs), kinds::builtin().with(campaigns), options));
     tracing::info!(worker = %worker.id(), database = records.describe(), "aae worker running; SIGINT or SIGTERM stops it");
     let running = tokio::spawn({
         let worker = Arc::clone(&worker);

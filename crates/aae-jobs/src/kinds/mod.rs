@@ -1,8 +1,11 @@
 //! Job kinds: one file per kind, each a [`JobHandler`](crate::JobHandler). [`builtin`] is the
-//! set the `aae` binary's workers register.
+//! set that needs nothing; the `aae` binary adds [`CampaignJob`], which needs the campaign
+//! records, the storage service and the model router.
 
+mod campaign;
 mod noop;
 
+pub use campaign::{CAMPAIGN_KIND, CampaignJob, CampaignJobInput};
 pub use noop::Noop;
 
 use crate::Handlers;

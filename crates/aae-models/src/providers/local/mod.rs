@@ -1,6 +1,6 @@
 //! The embedded local provider: SmolLM2-135M-Instruct chat (llama.cpp) and all-MiniLM-L6-v2
-//! embeddings (candle), run in-process by `aae-local` from the weights in `models.dir` (default
-//! `<data dir>/models`, filled by `aae models fetch`). Always configured: it is what AAE uses
+//! embeddings (a packed BERT), run in-process by `aae-local` from the weights in `models.dir`
+//! (default `<data dir>/models`, filled by `aae models fetch`). Always configured: it is what AAE uses
 //! when no cloud model is set up.
 //!
 //! Models are loaded on first use, once per process, on a blocking thread; until the weights are

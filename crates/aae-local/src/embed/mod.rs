@@ -1,20 +1,24 @@
-//! `LocalEmbedder`: all-MiniLM-L6-v2 sentence embeddings (384 dimensions) with candle's BERT and
-//! the `tokenizers` crate, computed exactly as sentence-transformers does: tokens truncated at
-//! 256 (the model's `max_seq_length`; the shipped `tokenizer.json` says 128), padded to the
-//! longest text of the batch, mean-pooled over the attention mask, then L2-normalised.
+//! `LocalEmbedder`: all-MiniLM-L6-v2 sentence embeddings (384 dimensions) with our own BERT
+//! forward pass ([`bert`], [`kernels`]) and the `tokenizers` crate, computed as
+//! sentence-transformers does: tokens truncated at 256 (the model's `max_seq_length`; the shipped
+//! `tokenizer.json` says 128), mean-pooled over each text's tokens, then L2-normalised.
 //!
-//! candle runs its CPU kernels on all cores by default; `RAYON_NUM_THREADS` (read once, at the
-//! first computation) caps them.
+//! Unlike a padded batch, the texts of a batch are packed (no padding tokens at all), which is
+//! where most of the speed over sentence-transformers comes from (docs/benchmarks.md).
+//!
+//! The work runs on rayon's global pool: all cores by default, `RAYON_NUM_THREADS` (read once,
+//! at the first computation) caps them.
+
+mod bert;
+mod kernels;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candle_core::{D, DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 use tracing::info;
 
+use self::bert::{Bert, BertConfig};
 use crate::error::LocalError;
 use crate::weights::{EMBEDDING_MODEL_DIR, LocalModelKind, require};
 
@@ -26,7 +30,7 @@ pub const MAX_SEQUENCE_TOKENS: usize = 256;
 /// How the embedder batches its work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbedSettings {
-    /// Texts per forward pass. Texts are sorted by length first, so a batch pads little.
+    /// Texts per forward pass (their tokens are packed, so no text pads another).
     pub batch_size: usize,
 }
 
@@ -44,7 +48,7 @@ pub struct LocalEmbedder {
 
 struct Inner {
     dir: PathBuf,
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     settings: EmbedSettings,
 }
@@ -65,23 +69,24 @@ impl LocalEmbedder {
 
         let config_path = dir.join("config.json");
         let config = std::fs::read(&config_path).map_err(|err| LocalError::io(&config_path, err))?;
-        let config: Config =
+        let config: BertConfig =
             serde_json::from_slice(&config).map_err(|err| load_error(format!("config.json: {err}")))?;
+        let layers = config.num_hidden_layers;
 
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|err| load_error(format!("tokenizer.json: {err}")))?;
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: MAX_SEQUENCE_TOKENS, ..TruncationParams::default() }))
             .map_err(|err| load_error(format!("truncation: {err}")))?;
-        tokenizer
-            .with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..PaddingParams::default() }));
+        tokenizer.with_padding(None);
 
-        let device = Device::Cpu;
-        let tensors = candle_core::safetensors::load(dir.join("model.safetensors"), &device)
-            .map_err(|err| load_error(format!("model.safetensors: {err}")))?;
-        let model = BertModel::load(VarBuilder::from_tensors(tensors, DType::F32, &device), &config)
-            .map_err(|err| load_error(format!("bert weights: {err}")))?;
-        info!(dir = %dir.display(), layers = config.num_hidden_layers, "loaded local embedding model");
+        let weights_path = dir.join("model.safetensors");
+        let weights = std::fs::read(&weights_path).map_err(|err| LocalError::io(&weights_path, err))?;
+        let model = Bert::load(config, &weights).map_err(load_error)?;
+        if model.hidden_size() != EMBEDDING_DIMENSIONS {
+            return Err(load_error(format!("hidden size {} is not {EMBEDDING_DIMENSIONS}", model.hidden_size())));
+        }
+        info!(dir = %dir.display(), layers, "loaded local embedding model");
         let settings = EmbedSettings { batch_size: settings.batch_size.max(1) };
         Ok(Self { inner: Arc::new(Inner { dir, model, tokenizer, settings }) })
     }
@@ -104,15 +109,10 @@ impl LocalEmbedder {
 
     /// Embeds `texts` on the calling thread (which it blocks).
     pub fn embed_blocking<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>, LocalError> {
-        // Longest first, so each batch holds texts of similar length and pads little.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].as_ref().len()));
-        let mut out = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(self.inner.settings.batch_size) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_ref()).collect();
-            for (&i, vector) in chunk.iter().zip(self.embed_batch(&batch)?) {
-                out[i] = vector;
-            }
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(self.inner.settings.batch_size) {
+            let batch: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
+            out.extend(self.embed_batch(&batch)?);
         }
         Ok(out)
     }
@@ -120,37 +120,33 @@ impl LocalEmbedder {
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, LocalError> {
         let failed = |err: &dyn std::fmt::Display| LocalError::Inference(format!("embedding: {err}"));
         let encodings = self.inner.tokenizer.encode_batch(texts.to_vec(), true).map_err(|err| failed(&err))?;
-        let rows = encodings.len();
-        let width = encodings.first().map_or(0, |e| e.get_ids().len());
-        let flat = |get: fn(&tokenizers::Encoding) -> &[u32]| -> Vec<u32> {
-            encodings.iter().flat_map(|e| get(e).iter().copied()).collect()
-        };
-        let device = Device::Cpu;
-        let tensor = |data: Vec<u32>| Tensor::from_vec(data, (rows, width), &device).map_err(|err| failed(&err));
-        let ids = tensor(flat(tokenizers::Encoding::get_ids))?;
-        let type_ids = tensor(flat(tokenizers::Encoding::get_type_ids))?;
-        let mask = tensor(flat(tokenizers::Encoding::get_attention_mask))?;
-
-        let pooled = mean_pool_normalize(&self.inner.model, &ids, &type_ids, &mask).map_err(|err| failed(&err))?;
-        pooled.to_vec2::<f32>().map_err(|err| failed(&err))
+        let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
+        let ids: Vec<u32> = encodings.iter().flat_map(|e| e.get_ids().iter().copied()).collect();
+        let type_ids: Vec<u32> = encodings.iter().flat_map(|e| e.get_type_ids().iter().copied()).collect();
+        let hidden = self.inner.model.forward(&ids, &type_ids, &lengths).map_err(|err| failed(&err))?;
+        Ok(mean_pool_normalize(&hidden, &lengths, self.inner.model.hidden_size()))
     }
 }
 
-/// BERT forward pass, mean over the real tokens ((rows, width, 384) · mask / tokens per row),
-/// then each row divided by its L2 norm.
-fn mean_pool_normalize(
-    model: &BertModel,
-    ids: &Tensor,
-    type_ids: &Tensor,
-    mask: &Tensor,
-) -> candle_core::Result<Tensor> {
-    let hidden = model.forward(ids, type_ids, Some(mask))?;
-    let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-    let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-    let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-    let mean = summed.broadcast_div(&counts)?;
-    let norms = mean.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-    mean.broadcast_div(&norms)
+/// The mean of each text's token states, divided by its L2 norm.
+fn mean_pool_normalize(hidden: &[f32], lengths: &[usize], width: usize) -> Vec<Vec<f32>> {
+    let mut rows = hidden.chunks_exact(width);
+    lengths
+        .iter()
+        .map(|&len| {
+            let mut mean = vec![0.0f32; width];
+            for row in rows.by_ref().take(len) {
+                for (m, v) in mean.iter_mut().zip(row) {
+                    *m += v;
+                }
+            }
+            let count = len.max(1) as f32;
+            mean.iter_mut().for_each(|m| *m /= count);
+            let norm = mean.iter().map(|m| m * m).sum::<f32>().sqrt().max(1e-12);
+            mean.iter_mut().for_each(|m| *m /= norm);
+            mean
+        })
+        .collect()
 }
 
 /// Cosine similarity of two vectors (1.0 for identical directions).

@@ -1,0 +1,260 @@
+//! `aae campaign …`: AAE's main job from the command line. `create` reads a brief, creates the
+//! campaign record (seed 003), enqueues a `campaign` job and, unless `--detach`, runs it in this
+//! process to the end, printing each step; `list`, `show`, `delete` and `resume` work on the
+//! records and artifacts the job leaves.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aae_agents::tools::load_brief;
+use aae_config::Config;
+use aae_jobs::kinds::{CAMPAIGN_KIND, CampaignJob, CampaignJobInput};
+use aae_jobs::{Handlers, Worker, WorkerOptions};
+use aae_models::{Accounting, ModelRouter};
+use aae_storage::StorageService;
+use aae_storage::layout::campaign_prefix;
+use aae_store::{Campaign, CampaignStatus, JobStatus, NewJob, Priority, Records};
+use aae_types::BucketPurpose;
+use aae_types::CampaignBrief;
+use anyhow::Context;
+use chrono::Utc;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::cli::{CampaignCommand, CreateCampaignArgs};
+
+/// Runs one `aae campaign` subcommand.
+pub async fn run(command: CampaignCommand, config: Config) -> anyhow::Result<ExitCode> {
+    let storage = Arc::new(StorageService::from_config(&config).await?);
+    let records = Records::open_config(&config, Some(Arc::clone(&storage))).await?;
+    let result = match command {
+        CampaignCommand::Create(args) => create(&config, &records, &storage, args).await,
+        CampaignCommand::List { user, status, limit, json } => {
+            list(&records, &user, status.as_deref(), limit, json).await.map(|()| ExitCode::SUCCESS)
+        }
+        CampaignCommand::Show { id, json } => {
+            let campaign = records.campaigns.get(&id).await?;
+            print_campaign(&campaign, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CampaignCommand::Delete { id } => delete(&records, &storage, &id).await.map(|()| ExitCode::SUCCESS),
+        CampaignCommand::Resume { id, detach, json } => resume(&config, &records, &storage, &id, detach, json).await,
+    };
+    records.close().await;
+    result
+}
+
+/// Seed 003's id format: `campaign_YYYYMMDD_HHMMSS_ffffff`.
+fn new_campaign_id() -> String {
+    Utc::now().format("campaign_%Y%m%d_%H%M%S_%6f").to_string()
+}
+
+/// Makes the brief's relative logo and document paths absolute (against the brief's folder),
+/// so the job finds them whatever its working directory.
+fn absolute_paths(mut brief: CampaignBrief, brief_path: &Path) -> anyhow::Result<CampaignBrief> {
+    let dir = brief_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    if let Some(logo) = &brief.logo {
+        let path = dir.join(logo);
+        anyhow::ensure!(path.is_file(), "the brief's logo {} is not a file", path.display());
+        brief.logo = Some(path);
+    }
+    brief.documents = brief.documents.iter().map(|d| dir.join(d)).collect();
+    Ok(brief)
+}
+
+async fn create(
+    config: &Config,
+    records: &Records,
+    storage: &Arc<StorageService>,
+    args: CreateCampaignArgs,
+) -> anyhow::Result<ExitCode> {
+    let brief = load_brief(&args.brief)?;
+    let brief = absolute_paths(brief, &args.brief)?;
+    let campaign_id = new_campaign_id();
+    let mut campaign = Campaign::new(&campaign_id, &args.user, &brief.name);
+    campaign.campaign_brief = serde_json::to_value(&brief)?;
+    records.campaigns.put(&campaign).await?;
+    let job = enqueue(records, &campaign_id, brief).await?;
+    if !args.json {
+        eprintln!("campaign {campaign_id} created (job {job})");
+    }
+    if args.detach {
+        if args.json {
+            println!("{}", json!({"campaign_id": campaign_id, "job_id": job, "status": "pending"}));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    run_to_end(config, records, storage, &campaign_id, job, args.json).await
+}
+
+async fn enqueue(records: &Records, campaign_id: &str, brief: CampaignBrief) -> anyhow::Result<Uuid> {
+    let topic = format!("campaign {}", brief.name);
+    let input = CampaignJobInput { campaign_id: campaign_id.to_owned(), brief, user_id: None, preference: None };
+    let job = records
+        .jobs
+        .enqueue(NewJob {
+            description: Some(format!("campaign {campaign_id}")),
+            configuration: serde_json::to_value(&input)?,
+            priority: Priority::Normal,
+            ..NewJob::new(CAMPAIGN_KIND, topic)
+        })
+        .await?;
+    Ok(job.id)
+}
+
+/// Runs a worker for `campaign` jobs in this process until job `job` ends, printing the
+/// campaign's progress log as it grows.
+async fn run_to_end(
+    config: &Config,
+    records: &Records,
+    storage: &Arc<StorageService>,
+    campaign_id: &str,
+    job: Uuid,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let router = Arc::new(
+        ModelRouter::from_config(config)
+            .await?
+            .with_accounting(Accounting { usage: Arc::clone(&records.usage), credits: Arc::clone(&records.credits) }),
+    );
+    let handler = CampaignJob::new(Arc::clone(&records.campaigns), Arc::clone(storage), router);
+    let handlers = Handlers::new().with(handler);
+    // Only `campaign` jobs: other queued work is left to `aae worker`/`aae serve`.
+    let options = WorkerOptions::from_config(&config.jobs);
+    let worker = Arc::new(Worker::new(Arc::clone(&records.jobs), handlers, options));
+    let running = tokio::spawn({
+        let worker = Arc::clone(&worker);
+        async move { worker.run().await }
+    });
+    let mut printed = 0;
+    let mut reported_attempts = 0;
+    let status = loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if let Ok(campaign) = records.campaigns.get(campaign_id).await {
+            let entries = campaign.progress_log.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+            if !json {
+                for entry in entries.iter().skip(printed) {
+                    eprintln!("{}", progress_line(entry));
+                }
+            }
+            printed = entries.len();
+        }
+        let job = records.jobs.get(job).await?;
+        if matches!(job.status, JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled) {
+            break job;
+        }
+        let retrying = job.status == JobStatus::Queued && job.attempts > reported_attempts;
+        if let Some(error) = job.error_info.as_ref().filter(|_| retrying && !json) {
+            eprintln!("attempt {} failed; retrying after a backoff: {error}", job.attempts);
+            reported_attempts = job.attempts;
+        }
+    };
+    worker.shutdown();
+    running.await?;
+    let campaign = records.campaigns.get(campaign_id).await?;
+    print_campaign(&campaign, json)?;
+    if status.status == JobStatus::Completed {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        if !json {
+            eprintln!("campaign {campaign_id} {}; `aae campaign resume {campaign_id}` continues it", campaign.status);
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn progress_line(entry: &Value) -> String {
+    let text = |key: &str| entry.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let percent = entry.get("percent").and_then(Value::as_f64).unwrap_or(0.0);
+    let message = text("message");
+    let mut line = format!("[{percent:>5.1}%] {:<16} {}", text("step"), text("status"));
+    if !message.is_empty() {
+        line.push_str(": ");
+        line.push_str(&message);
+    }
+    line
+}
+
+fn print_campaign(campaign: &Campaign, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(campaign)?);
+        return Ok(());
+    }
+    println!("{}  {}  {}", campaign.campaign_id, campaign.status, campaign.campaign_name);
+    if let Some(seconds) = campaign.execution_time {
+        println!("  execution time  {seconds:.1} s");
+    }
+    for (label, url) in [
+        ("website", &campaign.website_url),
+        ("pdf", &campaign.pdf_url),
+        ("workflow state", &campaign.workflow_state_url),
+        ("metadata", &campaign.metadata_url),
+    ] {
+        if let Some(url) = url {
+            println!("  {label:<15} {url}");
+        }
+    }
+    let interactions = campaign.agent_interactions.as_array().map_or(0, Vec::len);
+    println!("  agent interactions  {interactions}");
+    Ok(())
+}
+
+async fn list(records: &Records, user: &str, status: Option<&str>, limit: u32, json: bool) -> anyhow::Result<()> {
+    let page = match status {
+        Some(status) => {
+            let status: CampaignStatus = status.parse()?;
+            records.campaigns.list_by_status(status, limit, None).await?
+        }
+        None => records.campaigns.list_by_user(user, limit, None).await?,
+    };
+    if json {
+        println!("{}", serde_json::to_string(&page.items)?);
+        return Ok(());
+    }
+    println!("{:<34}  {:<9}  {:>9}  NAME", "CAMPAIGN", "STATUS", "SECONDS");
+    for c in &page.items {
+        let seconds = c.execution_time.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
+        println!("{:<34}  {:<9}  {:>9}  {}", c.campaign_id, c.status.as_str(), seconds, c.campaign_name);
+    }
+    Ok(())
+}
+
+async fn delete(records: &Records, storage: &StorageService, id: &str) -> anyhow::Result<()> {
+    records.campaigns.get(id).await?;
+    let prefix = campaign_prefix(id)?;
+    let objects = storage.list(BucketPurpose::CampaignOutputs, &prefix, usize::MAX).await?;
+    for object in &objects {
+        storage.delete(BucketPurpose::CampaignOutputs, &object.key).await?;
+    }
+    records.campaigns.delete(id).await?;
+    println!("deleted campaign {id} and {} stored objects", objects.len());
+    Ok(())
+}
+
+async fn resume(
+    config: &Config,
+    records: &Records,
+    storage: &Arc<StorageService>,
+    id: &str,
+    detach: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let campaign = records.campaigns.get(id).await?;
+    anyhow::ensure!(
+        campaign.status != CampaignStatus::Completed,
+        "campaign {id} is already completed; nothing to resume"
+    );
+    let brief: CampaignBrief = serde_json::from_value(campaign.campaign_brief.clone())
+        .with_context(|| format!("campaign {id} has no usable brief"))?;
+    let job = enqueue(records, id, brief).await?;
+    if !json {
+        eprintln!("campaign {id} resumed (job {job})");
+    }
+    if detach {
+        return Ok(ExitCode::SUCCESS);
+    }
+    run_to_end(config, records, storage, id, job, json).await
+}

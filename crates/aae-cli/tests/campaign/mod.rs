@@ -1,0 +1,109 @@
+//! `aae campaign` on embedded defaults: the real local model (SmolLM2-135M), local files and
+//! SQLite. A brief goes in; the record, the four artifacts and the creatives come out; then
+//! `list`, `show`, `resume` of a finished campaign, and `delete`.
+
+use std::path::{Path, PathBuf};
+
+use crate::{aae, stderr, stdout};
+
+fn shared_models_dir() -> PathBuf {
+    std::env::var_os("AAE_TEST_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+        home.join(".cache/aae-tools/models")
+    })
+}
+
+/// The stored object whose path ends with `key`, under the data dir.
+fn stored(data_dir: &Path, key: &str) -> PathBuf {
+    let found = walk(data_dir).into_iter().find(|p| p.to_string_lossy().ends_with(key));
+    found.unwrap_or_else(|| panic!("{key} is not stored under {}", data_dir.display()))
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn campaign_create_runs_a_brief_to_every_artifact_on_the_local_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = shared_models_dir();
+    let env = [("AAE__MODELS__DIR", models.to_str().unwrap())];
+    let fetch = aae(dir.path(), &["models", "fetch", "--json"], &env);
+    assert!(fetch.status.success(), "{}", stderr(&fetch));
+    let brief = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/briefs/coffee_subscription.toml");
+
+    let started = std::time::Instant::now();
+    let out = aae(dir.path(), &["campaign", "create", "--brief", brief, "--json"], &env);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    eprintln!("campaign on the local model took {:.1} s", started.elapsed().as_secs_f64());
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = record["campaign_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("campaign_") && id.len() == "campaign_20250101_120000_000000".len(), "{id}");
+    assert_eq!(record["status"], "completed");
+    assert!(record["execution_time"].as_f64().unwrap() > 0.0);
+    for (field, key) in [
+        ("website_url", "website/index.html"),
+        ("pdf_url", "pdf/campaign_report.pdf"),
+        ("workflow_state_url", "artifacts/workflow_state.json"),
+        ("metadata_url", "metadata/campaign_metadata.json"),
+    ] {
+        let url = record[field].as_str().unwrap_or_else(|| panic!("{field} in {record}"));
+        assert!(url.contains(&id), "{field}: {url}");
+        let path = stored(dir.path(), &format!("campaigns/{id}/{key}"));
+        assert!(std::fs::metadata(&path).unwrap().len() > 100, "{}", path.display());
+    }
+    let pdf = std::fs::read(stored(dir.path(), &format!("campaigns/{id}/pdf/campaign_report.pdf"))).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let html = std::fs::read_to_string(stored(dir.path(), &format!("campaigns/{id}/website/index.html"))).unwrap();
+    assert!(html.to_ascii_lowercase().starts_with("<!doctype html>"), "{}", &html[..80.min(html.len())]);
+    for size in ["square_1080x1080", "story_1080x1920", "landscape_1200x628", "mobile_banner_320x50"] {
+        stored(dir.path(), &format!("campaigns/{id}/creatives/{size}.png"));
+    }
+    let interactions = record["agent_interactions"].as_array().unwrap();
+    let agents: Vec<&str> = interactions.iter().map(|i| i["agent"].as_str().unwrap()).collect();
+    assert_eq!(agents, ["market_insights_agent", "ad_creative_agent", "campaign_automation_agent"]);
+    assert!(interactions.iter().all(|i| i["output_tokens"].as_u64().unwrap() > 0), "the real model ran");
+    let log = record["progress_log"].as_array().unwrap();
+    assert_eq!(log.last().unwrap()["status"], "completed");
+    assert_eq!(log.last().unwrap()["percent"], 100.0);
+
+    let list = aae(dir.path(), &["campaign", "list", "--json"], &env);
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["campaign_id"], id.as_str());
+    let show = aae(dir.path(), &["campaign", "show", &id], &env);
+    assert!(stdout(&show).contains("completed") && stdout(&show).contains("website"), "{}", stdout(&show));
+
+    let resume = aae(dir.path(), &["campaign", "resume", &id], &env);
+    assert!(!resume.status.success());
+    assert!(stderr(&resume).contains("already completed"), "{}", stderr(&resume));
+
+    let delete = aae(dir.path(), &["campaign", "delete", &id], &env);
+    assert!(delete.status.success(), "{}", stderr(&delete));
+    let gone = aae(dir.path(), &["campaign", "show", &id], &env);
+    assert!(!gone.status.success());
+    let prefix = format!("campaigns/{id}/");
+    assert!(walk(dir.path()).iter().all(|p| !p.to_string_lossy().contains(&prefix)), "artifacts deleted");
+}
+
+#[test]
+fn campaign_create_refuses_a_bad_brief_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let brief = dir.path().join("brief.toml");
+    std::fs::write(&brief, "name = \"x\"\nproduct = \"y\"\n").unwrap();
+    let out = aae(dir.path(), &["campaign", "create", "--brief", brief.to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("audience") || err.contains("goals"), "the error names a missing key: {err}");
+    let list = aae(dir.path(), &["campaign", "list", "--json"], &[]);
+    assert_eq!(stdout(&list).trim(), "[]", "nothing was created");
+}
