@@ -155,7 +155,14 @@ async fn run_to_end(
     worker.shutdown();
     running.await?;
     let campaign = records.campaigns.get(campaign_id).await?;
-    print_campaign(&campaign, json)?;
+    let summary = summary(&campaign);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_campaign(&campaign, false)?;
+        println!("  creatives       {}", summary["creatives"].as_array().map_or(0, Vec::len));
+        println!("  cost            {:.6} credits", summary["cost"].as_f64().unwrap_or(0.0));
+    }
     if status.status == JobStatus::Completed {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -164,6 +171,36 @@ async fn run_to_end(
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// What `create` and `resume` print: the campaign id, status, the four URLs, the creatives' keys
+/// and the total cost in credits (model calls of every agent interaction plus generated assets).
+fn summary(campaign: &Campaign) -> Value {
+    let state = campaign.final_state.as_ref();
+    let creatives: Vec<Value> = state
+        .and_then(|s| s.get("creatives"))
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(|c| c.get("key").cloned()).collect())
+        .unwrap_or_default();
+    let micros = |items: Option<&Value>| -> i64 {
+        items
+            .and_then(Value::as_array)
+            .map_or(0, |items| items.iter().filter_map(|i| i.get("cost_micros").and_then(Value::as_i64)).sum())
+    };
+    let total = micros(Some(&campaign.agent_interactions)) + micros(state.and_then(|s| s.get("provenance")));
+    json!({
+        "campaign_id": campaign.campaign_id,
+        "status": campaign.status.as_str(),
+        "urls": {
+            "website": campaign.website_url,
+            "pdf": campaign.pdf_url,
+            "artifacts": campaign.workflow_state_url,
+            "metadata": campaign.metadata_url,
+        },
+        "creatives": creatives,
+        "cost": total as f64 / 1_000_000.0,
+        "execution_time": campaign.execution_time,
+    })
 }
 
 fn progress_line(entry: &Value) -> String {

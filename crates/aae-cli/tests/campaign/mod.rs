@@ -45,22 +45,28 @@ fn campaign_create_runs_a_brief_to_every_artifact_on_the_local_model() {
     let out = aae(dir.path(), &["campaign", "create", "--brief", brief, "--json"], &env);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     eprintln!("campaign on the local model took {:.1} s", started.elapsed().as_secs_f64());
-    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let id = record["campaign_id"].as_str().unwrap().to_owned();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = summary["campaign_id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("campaign_") && id.len() == "campaign_20250101_120000_000000".len(), "{id}");
-    assert_eq!(record["status"], "completed");
-    assert!(record["execution_time"].as_f64().unwrap() > 0.0);
+    assert_eq!(summary["status"], "completed");
+    assert!(summary["cost"].as_f64().unwrap() >= 0.0, "{summary}");
+    let creatives = summary["creatives"].as_array().unwrap();
+    assert_eq!(creatives.len(), 7, "every standard size: {summary}");
     for (field, key) in [
-        ("website_url", "website/index.html"),
-        ("pdf_url", "pdf/campaign_report.pdf"),
-        ("workflow_state_url", "artifacts/workflow_state.json"),
-        ("metadata_url", "metadata/campaign_metadata.json"),
+        ("website", "website/index.html"),
+        ("pdf", "pdf/campaign_report.pdf"),
+        ("artifacts", "artifacts/workflow_state.json"),
+        ("metadata", "metadata/campaign_metadata.json"),
     ] {
-        let url = record[field].as_str().unwrap_or_else(|| panic!("{field} in {record}"));
+        let url = summary["urls"][field].as_str().unwrap_or_else(|| panic!("{field} in {summary}"));
         assert!(url.contains(&id), "{field}: {url}");
         let path = stored(dir.path(), &format!("campaigns/{id}/{key}"));
         assert!(std::fs::metadata(&path).unwrap().len() > 100, "{}", path.display());
     }
+    let show = aae(dir.path(), &["campaign", "show", &id, "--json"], &env);
+    let record: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(record["status"], "completed");
+    assert!(record["execution_time"].as_f64().unwrap() > 0.0);
     let pdf = std::fs::read(stored(dir.path(), &format!("campaigns/{id}/pdf/campaign_report.pdf"))).unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
     let html = std::fs::read_to_string(stored(dir.path(), &format!("campaigns/{id}/website/index.html"))).unwrap();
