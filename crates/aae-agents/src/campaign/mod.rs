@@ -331,9 +331,10 @@ impl CampaignPipeline {
         let result = agent.run(&child, vec![aae_models::Message::user(query.to_owned())]).await;
         match result {
             Ok(output) => Ok(recorder.finish(Some(&output), None)),
-            // The agent did not finish (turn limit): what it produced still counts, and the
-            // step's guarantees fill the gaps.
-            Err(err @ AgentError::TurnLimit { .. }) => Ok(recorder.finish(None, Some(err.to_string()))),
+            // The agent did not finish (turn limit, or a reply the model could not complete,
+            // e.g. a small model's JSON cut off at the token limit): what it produced still
+            // counts, and the step's guarantees fill the gaps.
+            Err(err) if unusable_output(&err) => Ok(recorder.finish(None, Some(err.to_string()))),
             Err(err) => Err(CampaignError::Step { step: step.name(), code: err.code(), message: err.to_string() }),
         }
     }
@@ -362,6 +363,15 @@ impl CampaignPipeline {
             workflow_state_url: artifact(CampaignArtifact::WorkflowState),
             metadata_url: if saved { artifact(CampaignArtifact::Metadata) } else { None },
         }
+    }
+}
+
+/// Whether an agent failed on its own output rather than on an unreachable or refusing model.
+fn unusable_output(err: &AgentError) -> bool {
+    match err {
+        AgentError::TurnLimit { .. } => true,
+        AgentError::Model { source, .. } => source.kind == aae_models::ModelErrorKind::InvalidResponse,
+        _ => false,
     }
 }
 

@@ -121,7 +121,8 @@ async fn specialists_that_make_nothing_still_leave_every_artifact() {
     // answers garbage for the landing page, so its content comes from the brief.
     w.model.script("Insights", [text("")]);
     w.model.script("Creative", [text("I would write something punchy.")]);
-    w.model.script("Automation", [text("Done!")]);
+    // The automation agent's reply cannot be completed: the step goes on with its fallbacks.
+    w.model.script("Automation", [text(super::INVALID_RESPONSE)]);
     w.model.script(
         "",
         [
@@ -138,6 +139,8 @@ async fn specialists_that_make_nothing_still_leave_every_artifact() {
     assert!(fallbacks[1].contains("render_ad_creatives") && fallbacks[1].contains("constrained JSON"), "{fallbacks:?}");
     assert!(fallbacks[2].contains("create_landing_page") && fallbacks[2].contains("from the brief"), "{fallbacks:?}");
     assert!(fallbacks[2].contains("create_pdf_report"), "{fallbacks:?}");
+    let cut_off = outcome.interactions[2].error.as_deref().unwrap_or_default();
+    assert!(cut_off.contains("cut off"), "the agent's failure is recorded: {cut_off}");
     assert!(!outcome.state.insights.is_empty());
     let html = {
         let key = format!("campaigns/{ID}/website/index.html");

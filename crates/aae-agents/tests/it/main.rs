@@ -49,6 +49,10 @@ fn key(request: &ChatRequest) -> String {
     }
 }
 
+/// A scripted reply that makes the model fail with `InvalidResponse` (a reply it could not
+/// complete, as a small model's JSON cut off at the token limit).
+const INVALID_RESPONSE: &str = "\u{0}invalid response";
+
 fn text(content: &str) -> ChatResponse {
     ChatResponse {
         content: content.to_owned(),
@@ -84,6 +88,10 @@ impl ModelProvider for PerAgentModel {
         self.requests.lock().unwrap().push(request.clone());
         let agent = key(request);
         let next = self.scripts.lock().unwrap().get_mut(&agent).and_then(VecDeque::pop_front);
+        if next.as_ref().is_some_and(|r| r.content == INVALID_RESPONSE) {
+            let message = "the reply was cut off after 1024 tokens before its JSON ended";
+            return Err(ModelError::new(aae_models::ModelErrorKind::InvalidResponse, "local", "m", message));
+        }
         next.ok_or_else(|| {
             ModelError::new(
                 aae_models::ModelErrorKind::InvalidRequest,
