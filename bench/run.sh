@@ -8,6 +8,7 @@
 #   6. router.sh    model router added latency at 100/500/1000 req/s vs LiteLLM proxy (≥ 20x lower p99)
 #   7. local_models.sh  embedded SmolLM2 tokens/s vs llama-cpp-python (≥ 0.9x), MiniLM
 #                   sentences/s vs sentence-transformers (≥ 1.0x)
+#   8. creatives.sh all seven creative sizes for one brief, one core (< 200 ms; no peer)
 # Peak RSS of every client process is recorded for 2 and 3. Prints a markdown table at the end.
 #
 #   bash bench/run.sh                 all of them
@@ -19,7 +20,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 benches=("$@")
-if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate campaigns jobs router local_models); fi
+if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate campaigns jobs router local_models creatives); fi
 
 ensure_venv
 ensure_s3s_fs
@@ -29,13 +30,13 @@ export BENCH_SETUP=0
 
 for bench in "${benches[@]}"; do
   case "$bench" in
-    presign | transfer | migrate | campaigns | jobs | router | local_models) ;;
-    *) die "unknown benchmark '$bench' (presign, transfer, migrate, campaigns, jobs, router, local_models)" ;;
+    presign | transfer | migrate | campaigns | jobs | router | local_models | creatives) ;;
+    *) die "unknown benchmark '$bench' (presign, transfer, migrate, campaigns, jobs, router, local_models, creatives)" ;;
   esac
   log "=== $bench"
   case "$bench" in
     # These install their own peers and build their own release examples.
-    campaigns | jobs | router | local_models) BENCH_SETUP=1 bash "$BENCH_DIR/$bench.sh" ;;
+    campaigns | jobs | router | local_models | creatives) BENCH_SETUP=1 bash "$BENCH_DIR/$bench.sh" ;;
     *) bash "$BENCH_DIR/$bench.sh" ;;
   esac
 done

@@ -14,7 +14,7 @@
 //!
 //! A specialist may answer without producing its artifact (a small local model often does):
 //! the step then asks the model for just the content, as schema-constrained JSON, and calls the
-//! tool itself; if that fails too, the content comes from the brief ([`fallback`]). Each fallback
+//! tool itself; if that fails too, the content comes from the brief (`fallback.rs`). Each fallback
 //! is recorded in the step's [`AgentInteraction`]. A model or provider failure fails the step.
 //!
 //! After every completed step the state is written to `artifacts/workflow_state.json` with the
