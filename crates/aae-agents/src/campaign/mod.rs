@@ -155,6 +155,7 @@ pub struct CampaignPipeline {
     workspace: Arc<CampaignWorkspace>,
     on_progress: Option<ProgressCallback>,
     settings: AgentSettings,
+    extra_tools: Vec<Arc<dyn Tool>>,
 }
 
 /// How the pipeline's specialists run unless [`CampaignPipeline::with_agent_settings`] says
@@ -173,7 +174,14 @@ impl std::fmt::Debug for CampaignPipeline {
 impl CampaignPipeline {
     /// A pipeline over `workspace` (fresh, or restored with [`load_checkpoint`]).
     pub fn new(workspace: Arc<CampaignWorkspace>) -> Self {
-        Self { workspace, on_progress: None, settings: default_agent_settings() }
+        Self { workspace, on_progress: None, settings: default_agent_settings(), extra_tools: Vec::new() }
+    }
+
+    /// Offers `tools` to every specialist besides its platform tools (the tools of the MCP
+    /// servers in `mcp.servers`, from `McpClients::tools`).
+    pub fn with_tools(mut self, tools: Vec<Arc<dyn Tool>>) -> Self {
+        self.extra_tools = tools;
+        self
     }
 
     /// Runs the specialists with `settings`.
@@ -317,7 +325,7 @@ impl CampaignPipeline {
         agent: Agent,
         query: &str,
     ) -> Result<AgentInteraction, CampaignError> {
-        let agent = agent.with_settings(self.settings.clone());
+        let agent = agent.with_settings(self.settings.clone()).with_tools(self.extra_tools.iter().cloned());
         let recorder = InteractionRecorder::new(step.name(), agent.name(), query);
         let forward = context.events.clone();
         let sink = {

@@ -215,3 +215,29 @@ async fn a_checkpoint_of_another_campaign_is_refused() {
     let error = load_checkpoint(&s.workspace()).await.unwrap_err();
     assert!(error.to_string().contains("campaign_other"), "{error}");
 }
+
+#[tokio::test]
+async fn extra_tools_such_as_mcp_servers_tools_reach_every_specialist() {
+    let s = setup().await;
+    let w = world();
+    let guidelines = aae_agents::FnTool::new(
+        "brand__guidelines",
+        "The brand's voice and do-nots (an MCP server's tool).",
+        json!({"type": "object", "properties": {}, "additionalProperties": false}),
+        |_, _| async { Ok(json!({"voice": "warm, precise"})) },
+    );
+    w.model.script(
+        "Insights",
+        [calls(&[("g1", "brand__guidelines", json!({}))]), text("Warm, precise home brewers.\n\nA growing market.")],
+    );
+    w.model.script("Creative", [text("Copy written.")]);
+    w.model.script("Automation", [text("Done.")]);
+    let tools: Vec<Arc<dyn aae_agents::Tool>> = vec![Arc::new(guidelines)];
+    let outcome = CampaignPipeline::new(s.workspace()).with_tools(tools).run(&w.context).await.unwrap();
+    for agent in ["Insights", "Creative", "Automation"] {
+        let request = &w.model.requests_of(agent)[0];
+        assert!(request.tools.iter().any(|t| t.name == "brand__guidelines"), "{agent} was not offered the tool");
+    }
+    let call = &outcome.interactions[0].tool_calls[0];
+    assert_eq!((call.tool.as_str(), call.is_error), ("brand__guidelines", false));
+}

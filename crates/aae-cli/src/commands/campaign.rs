@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aae_agents::mcp::McpClients;
 use aae_agents::tools::load_brief;
 use aae_config::Config;
 use aae_jobs::kinds::{CAMPAIGN_KIND, CampaignJob, CampaignJobInput};
@@ -120,7 +121,9 @@ async fn run_to_end(
             .await?
             .with_accounting(Accounting { usage: Arc::clone(&records.usage), credits: Arc::clone(&records.credits) }),
     );
-    let handler = CampaignJob::new(Arc::clone(&records.campaigns), Arc::clone(storage), router);
+    // The configured MCP servers' tools go to the specialists; the clients live as long as the tools.
+    let mcp = McpClients::connect(&config.mcp).await?;
+    let handler = CampaignJob::new(Arc::clone(&records.campaigns), Arc::clone(storage), router).with_tools(mcp.tools());
     let handlers = Handlers::new().with(handler);
     // Only `campaign` jobs: other queued work is left to `aae worker`/`aae serve`.
     let options = WorkerOptions::from_config(&config.jobs);

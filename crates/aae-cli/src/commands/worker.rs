@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aae_agents::mcp::McpClients;
 use aae_config::Config;
 use aae_jobs::kinds::{self, CampaignJob};
 use aae_jobs::{JobOutcome, Worker, WorkerOptions};
@@ -28,7 +29,8 @@ pub async fn run(config: Config, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let router = ModelRouter::from_config(&config)
         .await?
         .with_accounting(Accounting { usage: Arc::clone(&records.usage), credits: Arc::clone(&records.credits) });
-    let campaigns = CampaignJob::new(Arc::clone(&records.campaigns), storage, Arc::new(router));
+    let mcp = McpClients::connect(&config.mcp).await?;
+    let campaigns = CampaignJob::new(Arc::clone(&records.campaigns), storage, Arc::new(router)).with_tools(mcp.tools());
     let worker = Arc::new(Worker::new(Arc::clone(&records.jobs), kinds::builtin().with(campaigns), options));
     tracing::info!(worker = %worker.id(), database = records.describe(), "aae worker running; SIGINT or SIGTERM stops it");
     let running = tokio::spawn({

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use aae_agents::campaign::{CampaignPipeline, ProgressEntry, load_checkpoint};
 use aae_agents::tools::CampaignWorkspace;
-use aae_agents::{EventSink, RunContext};
+use aae_agents::{EventSink, RunContext, Tool};
 use aae_models::{CallContext, ModelRouter};
 use aae_storage::StorageService;
 use aae_store::{Campaign, CampaignStatus, CampaignStore, StoreErrorKind};
@@ -52,6 +52,7 @@ pub struct CampaignJob {
     campaigns: Arc<dyn CampaignStore>,
     storage: Arc<StorageService>,
     router: Arc<ModelRouter>,
+    tools: Vec<Arc<dyn Tool>>,
 }
 
 impl std::fmt::Debug for CampaignJob {
@@ -64,7 +65,13 @@ impl CampaignJob {
     /// The handler over the campaign records, the storage the artifacts go to, and the router
     /// every model call goes through.
     pub fn new(campaigns: Arc<dyn CampaignStore>, storage: Arc<StorageService>, router: Arc<ModelRouter>) -> Self {
-        Self { campaigns, storage, router }
+        Self { campaigns, storage, router, tools: Vec::new() }
+    }
+
+    /// Offers `tools` (the configured MCP servers' tools) to the campaign's specialists.
+    pub fn with_tools(mut self, tools: Vec<Arc<dyn Tool>>) -> Self {
+        self.tools = tools;
+        self
     }
 
     async fn save(&self, record: &Campaign) -> Result<(), JobError> {
