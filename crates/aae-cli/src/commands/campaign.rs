@@ -16,7 +16,7 @@ use aae_jobs::{Handlers, Worker, WorkerOptions};
 use aae_models::{Accounting, ModelRouter};
 use aae_storage::StorageService;
 use aae_storage::layout::campaign_prefix;
-use aae_store::{Campaign, CampaignStatus, JobStatus, NewJob, Priority, Records};
+use aae_store::{Campaign, CampaignStatus, JobFilter, JobStatus, NewJob, Priority, Records};
 use aae_types::BucketPurpose;
 use aae_types::CampaignBrief;
 use anyhow::Context;
@@ -289,12 +289,35 @@ async fn resume(
     );
     let brief: CampaignBrief = serde_json::from_value(campaign.campaign_brief.clone())
         .with_context(|| format!("campaign {id} has no usable brief"))?;
+    let cancelled = cancel_other_jobs(records, id).await?;
     let job = enqueue(records, id, brief).await?;
     if !json {
-        eprintln!("campaign {id} resumed (job {job})");
+        eprintln!("campaign {id} resumed (job {job}; {cancelled} unfinished earlier job(s) cancelled)");
     }
     if detach {
         return Ok(ExitCode::SUCCESS);
     }
     run_to_end(config, records, storage, id, job, json).await
+}
+
+/// Cancels the campaign's other unfinished jobs. A worker that died mid-run leaves its job
+/// `running` until the lease expires; it would then be leased again and run beside the resumed
+/// one.
+async fn cancel_other_jobs(records: &Records, campaign_id: &str) -> anyhow::Result<usize> {
+    let mut cancelled = 0;
+    for status in [JobStatus::Queued, JobStatus::Running] {
+        let filter = JobFilter {
+            kind: Some(CAMPAIGN_KIND.to_owned()),
+            status: Some(status),
+            limit: 1000,
+            ..JobFilter::default()
+        };
+        for job in records.jobs.list(&filter).await? {
+            if job.configuration.get("campaign_id").and_then(Value::as_str) == Some(campaign_id) {
+                records.jobs.cancel(job.id).await?;
+                cancelled += 1;
+            }
+        }
+    }
+    Ok(cancelled)
 }

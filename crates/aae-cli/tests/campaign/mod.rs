@@ -1,6 +1,8 @@
 //! `aae campaign` on embedded defaults: the real local model (SmolLM2-135M), local files and
 //! SQLite. A brief goes in; the record, the four artifacts and the creatives come out; then
-//! `list`, `show`, `resume` of a finished campaign, and `delete`.
+//! `list`, `show`, `resume` of a finished campaign, and `delete`. And the crash test: an
+//! `aae worker` killed (SIGKILL) mid-campaign, then `aae campaign resume` finishing it without
+//! redoing the completed step.
 
 use std::path::{Path, PathBuf};
 
@@ -112,4 +114,85 @@ fn campaign_create_refuses_a_bad_brief_naming_the_key() {
     assert!(err.contains("audience") || err.contains("goals"), "the error names a missing key: {err}");
     let list = aae(dir.path(), &["campaign", "list", "--json"], &[]);
     assert_eq!(stdout(&list).trim(), "[]", "nothing was created");
+}
+
+/// `aae worker` in `data_dir` with the shared models, its log in a file; killed when dropped.
+struct Worker(std::process::Child);
+
+impl Worker {
+    fn start(data_dir: &Path, models: &str) -> Self {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aae"));
+        command.args(["worker", "--concurrency", "1"]).current_dir(data_dir);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AAE__") || key == "AAE_CONFIG" {
+                command.env_remove(key);
+            }
+        }
+        let log = std::fs::File::create(data_dir.join("worker.log")).unwrap();
+        command
+            .env("AAE__DATA_DIR", data_dir)
+            .env("AAE__MODELS__DIR", models)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdout(std::process::Stdio::null())
+            .stderr(log);
+        Self(command.spawn().unwrap())
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn steps(record: &serde_json::Value, status: &str) -> Vec<String> {
+    let log = record["progress_log"].as_array().cloned().unwrap_or_default();
+    log.iter().filter(|e| e["status"] == status).map(|e| e["step"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[test]
+fn a_campaign_whose_worker_is_killed_mid_run_resumes_without_redoing_finished_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = shared_models_dir();
+    let models = models.to_str().unwrap();
+    let env = [("AAE__MODELS__DIR", models)];
+    assert!(aae(dir.path(), &["models", "fetch", "--json"], &env).status.success());
+    let brief = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/briefs/coffee_subscription.toml");
+    let queued = aae(dir.path(), &["campaign", "create", "--brief", brief, "--detach", "--json"], &env);
+    assert!(queued.status.success(), "{}", stderr(&queued));
+    let queued: serde_json::Value = serde_json::from_slice(&queued.stdout).unwrap();
+    let id = queued["campaign_id"].as_str().unwrap().to_owned();
+
+    // A worker runs it; it is killed (SIGKILL) once the first step is checkpointed.
+    let show = |dir: &Path| -> serde_json::Value {
+        let out = aae(dir, &["campaign", "show", &id, "--json"], &env);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let worker = Worker::start(dir.path(), models);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while !steps(&show(dir.path()), "completed").contains(&"market_insights".to_owned()) {
+        assert!(std::time::Instant::now() < deadline, "the first step never completed");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    drop(worker);
+    let crashed = show(dir.path());
+    assert_eq!(crashed["status"], "running", "the killed run left the record running");
+    assert!(!steps(&crashed, "completed").contains(&"save".to_owned()));
+
+    // Resume: the dead worker's job is cancelled, and the finished step is not redone.
+    let out = aae(dir.path(), &["campaign", "resume", &id, "--json"], &env);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["creatives"].as_array().unwrap().len(), 7);
+    let record = show(dir.path());
+    assert_eq!(steps(&record, "skipped"), ["market_insights"], "{}", record["progress_log"]);
+    let agents: Vec<&str> =
+        record["agent_interactions"].as_array().unwrap().iter().map(|i| i["agent"].as_str().unwrap()).collect();
+    assert!(!agents.contains(&"market_insights_agent"), "insights were not asked for again: {agents:?}");
+    let jobs = aae(dir.path(), &["jobs", "list", "--kind", "campaign", "--json"], &env);
+    let jobs: Vec<serde_json::Value> = serde_json::from_slice(&jobs.stdout).unwrap();
+    let statuses: Vec<&str> = jobs.iter().map(|j| j["status"].as_str().unwrap()).collect();
+    assert!(statuses.contains(&"cancelled") && statuses.contains(&"completed"), "{statuses:?}");
 }
