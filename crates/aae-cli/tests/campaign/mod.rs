@@ -128,14 +128,14 @@ impl Worker {
                 command.env_remove(key);
             }
         }
-        let log = std::fs::File::create(data_dir.join("worker.log")).unwrap();
+        let log = std::fs::File::create(data_dir.join("worker.log")).expect("worker log file");
         command
             .env("AAE__DATA_DIR", data_dir)
             .env("AAE__MODELS__DIR", models)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdout(std::process::Stdio::null())
             .stderr(log);
-        Self(command.spawn().unwrap())
+        Self(command.spawn().expect("spawn aae worker"))
     }
 }
 
