@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/build-deps.sh
 cargo build --release --locked -p aae-cli
-AAE=target/release/aae
+AAE="${CARGO_TARGET_DIR:-target}/release/aae"
 
 echo "== aae models fetch"
 "$AAE" models fetch

@@ -313,8 +313,8 @@ impl Agent {
                 let message = format!("unknown tool {}; available tools: {}", call.name, names.join(", "));
                 (Err(ToolError::InvalidArguments(message)), 0)
             }
-            Some(tool) => match schema::validate(&tool.parameters(), &call.arguments) {
-                Err(message) => (Err(ToolError::InvalidArguments(message)), 0),
+            Some(tool) => match tool.check_arguments(&call.arguments) {
+                Err(error) => (Err(error), 0),
                 Ok(()) => self.execute_with_retries(context, tool.as_ref(), &call.arguments).await,
             },
         };

@@ -34,7 +34,7 @@ pub const AD_CREATIVE_AGENT: &str = "ad_creative_agent";
 /// The campaign automation specialist.
 pub const CAMPAIGN_AUTOMATION_AGENT: &str = "campaign_automation_agent";
 
-const ORCHESTRATOR_PROMPT: &str = "Orchestrator: you run an advertising campaign from brief to published \
+pub(crate) const ORCHESTRATOR_PROMPT: &str = "Orchestrator: you run an advertising campaign from brief to published \
 artifacts. Work in this order: 1) ask market_insights_agent for the audience and market insights; \
 2) ask ad_creative_agent for the ad creatives (headline, body, call to action) with those insights; \
 3) ask campaign_automation_agent to create the landing page and the PDF report from the insights, the \

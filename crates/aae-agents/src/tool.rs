@@ -53,6 +53,19 @@ pub trait Tool: Send + Sync {
     /// Runs the tool.
     async fn call(&self, context: &RunContext, arguments: Value) -> Result<ToolOutput, ToolError>;
 
+    /// Checks `arguments` against [`parameters`](Self::parameters); the error names what is
+    /// wrong, for the model or client that sent them.
+    fn check_arguments(&self, arguments: &Value) -> Result<(), ToolError> {
+        crate::schema::validate(&self.parameters(), arguments).map_err(ToolError::InvalidArguments)
+    }
+
+    /// Checks `arguments`, then runs the tool: how callers other than an agent's loop (the MCP
+    /// server, the campaign pipeline) call a tool.
+    async fn call_checked(&self, context: &RunContext, arguments: Value) -> Result<ToolOutput, ToolError> {
+        self.check_arguments(&arguments)?;
+        self.call(context, arguments).await
+    }
+
     /// The definition sent to the model.
     fn definition(&self) -> ToolDefinition {
         ToolDefinition {

@@ -488,8 +488,8 @@ impl CampaignBackendKind {
     }
 }
 
-/// Campaign records (seed 003 "DynamoDB Table Design").
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// Campaign records (seed 003 "DynamoDB Table Design") and campaign runs.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CampaignsConfig {
     /// `sql` (default) or `dynamodb`.
@@ -499,6 +499,17 @@ pub struct CampaignsConfig {
     pub table: String,
     /// Create the table and both GSIs when missing, at start-up and by `aae db migrate`.
     pub create_table: bool,
+    /// Credits held from the paying user's balance before each campaign run (1.0 by default),
+    /// so a campaign never starts that the user cannot pay for; when the run ends its actual
+    /// cost (model calls and generated assets, at most the hold) is captured and the rest
+    /// released. 0 holds nothing. Campaigns without a paying user (the CLI's) hold nothing.
+    pub credit_hold: f64,
+}
+
+impl Default for CampaignsConfig {
+    fn default() -> Self {
+        Self { backend: CampaignBackendKind::default(), table: String::new(), create_table: false, credit_hold: 1.0 }
+    }
 }
 
 /// Redis, used as a shared cache for conversation state and rate-limit counters across server

@@ -202,6 +202,13 @@ impl Config {
         if let Err(why) = check_table_name(&self.campaigns_table()) {
             return Err(ConfigError::invalid("campaigns.table", format!("`{}` {why}", self.campaigns_table())));
         }
+        let hold = self.campaigns.credit_hold;
+        if !hold.is_finite() || hold < 0.0 || hold > 1_000_000.0 {
+            return Err(ConfigError::invalid(
+                "campaigns.credit_hold",
+                format!("{hold} is not a credit amount; use a number of credits from 0 (no hold) to 1000000"),
+            ));
+        }
         let redis = &self.redis;
         if redis.enabled() {
             let url = redis.url.expose_secret().trim();

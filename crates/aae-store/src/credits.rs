@@ -160,6 +160,34 @@ pub trait CreditLedger: Send + Sync {
 
     /// The user's entries, newest first, at most `limit`.
     async fn entries(&self, user_id: Uuid, limit: u32) -> StoreResult<Vec<LedgerEntry>>;
+
+    /// The user's holds not settled yet whose idempotency key starts with `key_prefix`, oldest
+    /// first: how a job finds the holds an earlier, interrupted attempt of its own left open.
+    async fn open_holds(&self, user_id: Uuid, key_prefix: &str) -> StoreResult<Vec<LedgerEntry>>;
+}
+
+/// Open holds by key prefix; both engines accept it. `$1` is the user id, `$2` a `LIKE` pattern
+/// escaped with [`like_prefix`].
+pub(crate) fn open_holds_sql() -> String {
+    format!(
+        "SELECT {ENTRY_COLUMNS} FROM credit_entries h WHERE h.user_id = $1 AND h.kind = 'hold' \
+         AND h.idempotency_key LIKE $2 ESCAPE '\\' \
+         AND NOT EXISTS (SELECT 1 FROM credit_entries s WHERE s.hold_id = h.id) \
+         ORDER BY h.created_at, h.id"
+    )
+}
+
+/// `prefix` as a `LIKE` pattern matching every string that starts with it.
+pub(crate) fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 pub(crate) const ENTRY_COLUMNS: &str = "id, user_id, kind, amount, hold_id, idempotency_key, reason, created_at";

@@ -3,7 +3,7 @@
 //! schema-constrained JSON (which a small local model produces reliably, since decoding is
 //! constrained), then, if that fails, content taken from the brief itself.
 
-use aae_models::{ChatRequest, JsonSchemaFormat, Message};
+use aae_models::{ChatRequest, JsonSchemaFormat, Message, Usage};
 use aae_types::CampaignBrief;
 use serde_json::{Value, json};
 
@@ -83,29 +83,50 @@ fn truncate(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// What a fallback's model call spent, added to its step's interaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Spent {
+    /// The model that answered.
+    pub model: Option<String>,
+    /// Tokens.
+    pub usage: Usage,
+    /// Micro-credits.
+    pub cost_micros: i64,
+}
+
+/// A fallback's tool arguments, how their content was made, and what making it spent.
+#[derive(Debug, Clone)]
+pub(super) struct Drafted {
+    pub args: Value,
+    pub how: &'static str,
+    pub spent: Spent,
+}
+
 /// Asks the model for JSON matching `schema`; `None` when the call fails or the reply does not
-/// match.
-async fn structured(context: &RunContext, name: &str, schema: Value, prompt: &str) -> Option<Value> {
+/// match. What an answered call spent is reported either way.
+async fn structured(context: &RunContext, name: &str, schema: Value, prompt: &str) -> (Option<Value>, Spent) {
     let request = ChatRequest {
         messages: vec![Message::user(prompt.to_owned())],
         response_format: Some(JsonSchemaFormat { name: name.to_owned(), schema: schema.clone() }),
-        max_tokens: Some(512),
+        max_tokens: Some(1024),
         ..ChatRequest::default()
     };
     let reply = match context.router.chat(&context.call, &request).await {
-        Ok(reply) => reply.value.content,
+        Ok(reply) => reply,
         Err(error) => {
             tracing::warn!(%error, schema = name, "structured fallback call failed");
-            return None;
+            return (None, Spent::default());
         }
     };
-    let value: Value = serde_json::from_str(reply.trim()).ok()?;
-    schema::validate(&schema, &value).ok()?;
-    Some(value)
+    let spent = Spent { model: Some(reply.model.key()), usage: reply.value.usage, cost_micros: reply.cost_micros };
+    let value = serde_json::from_str::<Value>(reply.value.content.trim())
+        .ok()
+        .filter(|value| schema::validate(&schema, value).is_ok());
+    (value, spent)
 }
 
 /// `render_ad_creatives` arguments.
-pub(super) async fn creative_copy(context: &RunContext, brief: &CampaignBrief, query: &str) -> (Value, &'static str) {
+pub(super) async fn creative_copy(context: &RunContext, brief: &CampaignBrief, query: &str) -> Drafted {
     let text = |max: u32| json!({"type": "string", "minLength": 1, "maxLength": max});
     let schema = json!({
         "type": "object",
@@ -114,8 +135,9 @@ pub(super) async fn creative_copy(context: &RunContext, brief: &CampaignBrief, q
         "additionalProperties": false
     });
     let prompt = format!("{query}\nAnswer only with the copy as JSON: headline, body, call_to_action.");
-    if let Some(value) = structured(context, "ad_copy", schema, &prompt).await {
-        return (value, FROM_MODEL);
+    let (value, spent) = structured(context, "ad_copy", schema, &prompt).await;
+    if let Some(args) = value {
+        return Drafted { args, how: FROM_MODEL, spent };
     }
     let body = brief.goals.first().map_or_else(|| brief.product.clone(), Clone::clone);
     let copy = json!({
@@ -123,11 +145,11 @@ pub(super) async fn creative_copy(context: &RunContext, brief: &CampaignBrief, q
         "body": truncate(&body, 140),
         "call_to_action": "Learn more",
     });
-    (copy, FROM_BRIEF)
+    Drafted { args: copy, how: FROM_BRIEF, spent }
 }
 
 /// `create_landing_page` arguments.
-pub(super) async fn landing_page(context: &RunContext, brief: &CampaignBrief, query: &str) -> (Value, &'static str) {
+pub(super) async fn landing_page(context: &RunContext, brief: &CampaignBrief, query: &str) -> Drafted {
     let text = |max: u32| json!({"type": "string", "minLength": 1, "maxLength": max});
     let schema = json!({
         "type": "object",
@@ -152,7 +174,8 @@ pub(super) async fn landing_page(context: &RunContext, brief: &CampaignBrief, qu
         "{query}\nAnswer only with the landing page's copy as JSON: headline, subheadline, \
          value_propositions (title and text each), call_to_action."
     );
-    let (content, how) = match structured(context, "landing_page", schema, &prompt).await {
+    let (value, spent) = structured(context, "landing_page", schema, &prompt).await;
+    let (content, how) = match value {
         Some(value) => (value, FROM_MODEL),
         None => {
             let propositions: Vec<Value> = brief
@@ -176,7 +199,7 @@ pub(super) async fn landing_page(context: &RunContext, brief: &CampaignBrief, qu
         "value_propositions": content["value_propositions"],
         "call_to_action": {"label": content["call_to_action"], "url": "#get-started"},
     });
-    (args, how)
+    Drafted { args, how, spent }
 }
 
 /// `create_pdf_report` arguments from the brief and the insights: the channels share the

@@ -93,6 +93,18 @@ pub struct AgentInteraction {
     pub fallback: Option<String>,
 }
 
+impl AgentInteraction {
+    /// Adds what a fallback's model call spent.
+    pub(super) fn add_spent(&mut self, spent: &super::fallback::Spent) {
+        self.input_tokens += spent.usage.input_tokens;
+        self.output_tokens += spent.usage.output_tokens;
+        self.cost_micros += spent.cost_micros;
+        if let Some(model) = spent.model.as_ref().filter(|m| !self.models.contains(m)) {
+            self.models.push(model.clone());
+        }
+    }
+}
+
 /// Builds an [`AgentInteraction`] from the events of one agent run (its sub-agents included).
 #[derive(Debug, Clone)]
 pub struct InteractionRecorder {

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::McpError;
 use crate::agent::RunContext;
 use crate::schema;
-use crate::tool::Tool;
+use crate::tool::{Tool, ToolError};
 
 /// The path of the streamable HTTP endpoint in [`ToolServer::router`].
 pub const MCP_HTTP_PATH: &str = "/mcp";
@@ -126,15 +126,15 @@ impl ToolServer {
     async fn run_tool(&self, tool: &Arc<dyn Tool>, arguments: Option<JsonObject>) -> CallToolResult {
         let name = tool.name();
         let arguments = Value::Object(arguments.unwrap_or_default());
-        if let Err(message) = schema::validate(&tool.parameters(), &arguments) {
-            tracing::info!(tool = name, error = %message, "mcp tool call refused");
-            return CallToolResult::error(vec![ContentBlock::text(format!("invalid arguments: {message}"))]);
-        }
         let started = Instant::now();
-        match tool.call(&self.inner.context, arguments).await {
+        match tool.call_checked(&self.inner.context, arguments).await {
             Ok(output) => {
                 tracing::info!(tool = name, elapsed_ms = started.elapsed().as_millis() as u64, "mcp tool call");
                 output_result(output)
+            }
+            Err(error @ ToolError::InvalidArguments(_)) => {
+                tracing::info!(tool = name, error = %error, "mcp tool call refused");
+                CallToolResult::error(vec![ContentBlock::text(error.to_string())])
             }
             Err(error) => {
                 tracing::warn!(tool = name, error = %error, "mcp tool call failed");

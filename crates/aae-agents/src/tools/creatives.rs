@@ -85,7 +85,8 @@ impl Tool for RenderAdCreatives {
                          "description": "One supporting sentence; may be empty."},
                 "call_to_action": {"type": "string", "minLength": 1, "maxLength": MAX_CALL_TO_ACTION_CHARS,
                                    "description": "The button label, e.g. \"Start free trial\"."},
-                "sizes": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": size_names()},
+                "sizes": {"type": "array", "minItems": 1, "maxItems": 7,
+                          "items": {"type": "string", "enum": size_names()},
                           "description": "Only these sizes (default: all)."},
                 "use_background_image": {"type": "boolean",
                                          "description": "Use the latest image from generate_image as the background."}

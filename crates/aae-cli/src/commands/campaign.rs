@@ -16,7 +16,7 @@ use aae_jobs::{Handlers, Worker, WorkerOptions};
 use aae_models::{Accounting, ModelRouter};
 use aae_storage::StorageService;
 use aae_storage::layout::campaign_prefix;
-use aae_store::{Campaign, CampaignStatus, JobFilter, JobStatus, NewJob, Priority, Records};
+use aae_store::{Campaign, CampaignStatus, JobFilter, JobStatus, MICROS_PER_CREDIT, NewJob, Priority, Records};
 use aae_types::BucketPurpose;
 use aae_types::CampaignBrief;
 use anyhow::Context;
@@ -106,6 +106,25 @@ async fn enqueue(records: &Records, campaign_id: &str, brief: CampaignBrief) -> 
     Ok(job.id)
 }
 
+/// The `campaign` job kind as `aae campaign` and `aae worker` run it: the model router with usage
+/// records and credits, the credit hold of `campaigns.credit_hold`, and the tools of the
+/// configured MCP servers (whose clients are returned: the tools work while they live).
+pub(crate) async fn campaign_job(
+    config: &Config,
+    records: &Records,
+    storage: Arc<StorageService>,
+) -> anyhow::Result<(CampaignJob, McpClients)> {
+    let router = ModelRouter::from_config(config)
+        .await?
+        .with_accounting(Accounting { usage: Arc::clone(&records.usage), credits: Arc::clone(&records.credits) });
+    let mcp = McpClients::connect(&config.mcp).await?;
+    let hold_micros = (config.campaigns.credit_hold * MICROS_PER_CREDIT as f64).round() as i64;
+    let job = CampaignJob::new(Arc::clone(&records.campaigns), storage, Arc::new(router))
+        .with_tools(mcp.tools())
+        .with_credits(Arc::clone(&records.credits), hold_micros);
+    Ok((job, mcp))
+}
+
 /// Runs a worker for `campaign` jobs in this process until job `job` ends, printing the
 /// campaign's progress log as it grows.
 async fn run_to_end(
@@ -116,14 +135,7 @@ async fn run_to_end(
     job: Uuid,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let router = Arc::new(
-        ModelRouter::from_config(config)
-            .await?
-            .with_accounting(Accounting { usage: Arc::clone(&records.usage), credits: Arc::clone(&records.credits) }),
-    );
-    // The configured MCP servers' tools go to the specialists; the clients live as long as the tools.
-    let mcp = McpClients::connect(&config.mcp).await?;
-    let handler = CampaignJob::new(Arc::clone(&records.campaigns), Arc::clone(storage), router).with_tools(mcp.tools());
+    let (handler, _mcp) = campaign_job(config, records, Arc::clone(storage)).await?;
     let handlers = Handlers::new().with(handler);
     // Only `campaign` jobs: other queued work is left to `aae worker`/`aae serve`.
     let options = WorkerOptions::from_config(&config.jobs);

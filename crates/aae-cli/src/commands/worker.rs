@@ -6,11 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aae_agents::mcp::McpClients;
 use aae_config::Config;
-use aae_jobs::kinds::{self, CampaignJob};
+use aae_jobs::kinds;
 use aae_jobs::{JobOutcome, Worker, WorkerOptions};
-use aae_models::{Accounting, ModelRouter};
 use aae_store::Records;
 
 use crate::cli::WorkerArgs;
@@ -26,11 +24,7 @@ pub async fn run(config: Config, args: WorkerArgs) -> anyhow::Result<ExitCode> {
         options.concurrency = concurrency.max(1);
     }
     options.shutdown_grace = Duration::from_secs(args.grace_secs);
-    let router = ModelRouter::from_config(&config)
-        .await?
-        .with_accounting(Accounting { usage: Arc::clone(&records.usage), credits: Arc::clone(&records.credits) });
-    let mcp = McpClients::connect(&config.mcp).await?;
-    let campaigns = CampaignJob::new(Arc::clone(&records.campaigns), storage, Arc::new(router)).with_tools(mcp.tools());
+    let (campaigns, _mcp) = super::campaign::campaign_job(&config, &records, storage).await?;
     let worker = Arc::new(Worker::new(Arc::clone(&records.jobs), kinds::builtin().with(campaigns), options));
     tracing::info!(worker = %worker.id(), database = records.describe(), "aae worker running; SIGINT or SIGTERM stops it");
     let running = tokio::spawn({

@@ -77,8 +77,14 @@ fn campaign_create_runs_a_brief_to_every_artifact_on_the_local_model() {
         stored(dir.path(), &format!("campaigns/{id}/creatives/{size}.png"));
     }
     let interactions = record["agent_interactions"].as_array().unwrap();
-    let agents: Vec<&str> = interactions.iter().map(|i| i["agent"].as_str().unwrap()).collect();
-    assert_eq!(agents, ["market_insights_agent", "ad_creative_agent", "campaign_automation_agent"]);
+    // The orchestrator ran once and each specialist once, in whatever order the small model
+    // asked for them (the pipeline runs any it did not ask for).
+    let mut agents: Vec<&str> = interactions.iter().map(|i| i["agent"].as_str().unwrap()).collect();
+    agents.sort_unstable();
+    assert_eq!(
+        agents,
+        ["ad_creative_agent", "campaign_automation_agent", "campaign_orchestrator", "market_insights_agent"]
+    );
     assert!(interactions.iter().any(|i| i["output_tokens"].as_u64().unwrap() > 0), "the real model ran");
     let log = record["progress_log"].as_array().unwrap();
     assert_eq!(log.last().unwrap()["status"], "completed");
@@ -187,10 +193,18 @@ fn a_campaign_whose_worker_is_killed_mid_run_resumes_without_redoing_finished_st
     assert_eq!(summary["status"], "completed");
     assert_eq!(summary["creatives"].as_array().unwrap().len(), 7);
     let record = show(dir.path());
-    assert_eq!(steps(&record, "skipped"), ["market_insights"], "{}", record["progress_log"]);
+    // The steps finished before the kill (the insights, and any other the orchestrator asked
+    // for first) are skipped, not redone.
+    let mut finished = steps(&crashed, "completed");
+    finished.sort_unstable();
+    let mut skipped = steps(&record, "skipped");
+    skipped.sort_unstable();
+    assert_eq!(skipped, finished, "{}", record["progress_log"]);
     let agents: Vec<&str> =
         record["agent_interactions"].as_array().unwrap().iter().map(|i| i["agent"].as_str().unwrap()).collect();
-    assert!(!agents.contains(&"market_insights_agent"), "insights were not asked for again: {agents:?}");
+    // The killed run's interactions were written as they ended; insights were not asked for again.
+    let insights = agents.iter().filter(|a| **a == "market_insights_agent").count();
+    assert_eq!(insights, 1, "{agents:?}");
     let jobs = aae(dir.path(), &["jobs", "list", "--kind", "campaign", "--json"], &env);
     let jobs: Vec<serde_json::Value> = serde_json::from_slice(&jobs.stdout).unwrap();
     let statuses: Vec<&str> = jobs.iter().map(|j| j["status"].as_str().unwrap()).collect();

@@ -244,6 +244,12 @@ fn campaigns_redis_and_jobs_sections_are_checked() {
         let err = load_env().expect_err("bad table").to_string();
         assert!(err.contains("campaigns.table") && err.contains("letters, digits"), "{err}");
         jail.set_env("AAE__CAMPAIGNS__TABLE", "team-campaigns");
+        assert_eq!(load_env().map_err(|e| e.to_string())?.campaigns.credit_hold, 1.0);
+        jail.set_env("AAE__CAMPAIGNS__CREDIT_HOLD", "-2");
+        let err = load_env().expect_err("negative hold").to_string();
+        assert!(err.contains("campaigns.credit_hold") && err.contains("from 0"), "{err}");
+        jail.set_env("AAE__CAMPAIGNS__CREDIT_HOLD", "2.5");
+        assert_eq!(load_env().map_err(|e| e.to_string())?.campaigns.credit_hold, 2.5);
 
         jail.set_env("AAE__REDIS__URL", "redis://:hunter2-password@cache.internal:6379/0");
         let config = load_env().map_err(|e| e.to_string())?;

@@ -6,6 +6,18 @@
 //! Configuration ([`CampaignJobInput`]): `{"campaign_id", "brief", "user_id"?, "preference"?}`.
 //! The record must exist (the CLI and the API create it, `pending`, before enqueueing).
 //!
+//! Credits: with a paying user (`user_id`) and [`CampaignJob::with_credits`], each attempt first
+//! holds `campaigns.credit_hold` credits (idempotency key
+//! `campaign:{campaign_id}:job:{job_id}:attempt:{n}`), so a campaign the user cannot pay for fails
+//! before any model runs, with a message that says so. When the attempt ends — completed, failed
+//! or cancelled — what it actually cost (its agent interactions plus the assets it generated, at
+//! most the hold) is captured and the rest released. A hold left open by an attempt that died
+//! with its worker is released by the next attempt of the same campaign, so credits never stay
+//! stuck.
+//!
+//! Every agent interaction is written to the record as it ends, so the record of an attempt
+//! that fails later keeps what was asked, answered and spent.
+//!
 //! A run resumes from the campaign's checkpoint (`artifacts/workflow_state.json`), so a retry
 //! after a provider outage, a worker that died mid-run, or `aae campaign resume` all continue
 //! from the step that did not finish; completed steps are not paid for twice.
@@ -13,12 +25,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use aae_agents::campaign::{CampaignPipeline, ProgressEntry, load_checkpoint};
+use aae_agents::campaign::{AgentInteraction, CampaignPipeline, ProgressEntry, StepStatus, load_checkpoint};
 use aae_agents::tools::CampaignWorkspace;
 use aae_agents::{EventSink, RunContext, Tool};
 use aae_models::{CallContext, ModelRouter};
 use aae_storage::StorageService;
-use aae_store::{Campaign, CampaignStatus, CampaignStore, StoreErrorKind};
+use aae_store::{
+    Campaign, CampaignStatus, CampaignStore, CreditLedger, LedgerEntry, MICROS_PER_CREDIT, StoreErrorKind,
+};
 use aae_types::{CampaignBrief, UserModelPreference};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -53,6 +67,13 @@ pub struct CampaignJob {
     storage: Arc<StorageService>,
     router: Arc<ModelRouter>,
     tools: Vec<Arc<dyn Tool>>,
+    credits: Option<Credits>,
+}
+
+#[derive(Clone)]
+struct Credits {
+    ledger: Arc<dyn CreditLedger>,
+    hold_micros: i64,
 }
 
 impl std::fmt::Debug for CampaignJob {
@@ -61,16 +82,29 @@ impl std::fmt::Debug for CampaignJob {
     }
 }
 
+/// What the pipeline reports while it runs.
+enum Update {
+    Progress(ProgressEntry),
+    Interaction(Box<AgentInteraction>),
+}
+
 impl CampaignJob {
     /// The handler over the campaign records, the storage the artifacts go to, and the router
     /// every model call goes through.
     pub fn new(campaigns: Arc<dyn CampaignStore>, storage: Arc<StorageService>, router: Arc<ModelRouter>) -> Self {
-        Self { campaigns, storage, router, tools: Vec::new() }
+        Self { campaigns, storage, router, tools: Vec::new(), credits: None }
     }
 
     /// Offers `tools` (the configured MCP servers' tools) to the campaign's specialists.
     pub fn with_tools(mut self, tools: Vec<Arc<dyn Tool>>) -> Self {
         self.tools = tools;
+        self
+    }
+
+    /// Holds `hold_micros` micro-credits (> 0) from the paying user before each attempt and
+    /// settles the hold when it ends (see the module's documentation).
+    pub fn with_credits(mut self, ledger: Arc<dyn CreditLedger>, hold_micros: i64) -> Self {
+        self.credits = (hold_micros > 0).then_some(Credits { ledger, hold_micros });
         self
     }
 
@@ -80,6 +114,59 @@ impl CampaignJob {
             .await
             .map_err(|e| JobError::retryable(format!("cannot update the campaign record: {e}")))
     }
+
+    /// Takes this attempt's hold, after releasing any hold an earlier, interrupted attempt of
+    /// the same campaign left open.
+    async fn hold(&self, ctx: &JobContext, input: &CampaignJobInput) -> Result<Option<LedgerEntry>, JobError> {
+        let (Some(credits), Some(user)) = (&self.credits, input.user_id) else { return Ok(None) };
+        let id = &input.campaign_id;
+        let prefix = format!("campaign:{id}:");
+        let unavailable = |e: aae_store::StoreError| JobError::retryable(format!("campaign {id}: credit ledger: {e}"));
+        for stale in credits.ledger.open_holds(user, &prefix).await.map_err(unavailable)? {
+            match credits.ledger.release(stale.id).await {
+                Ok(_) => {
+                    tracing::info!(campaign = %id, hold = %stale.id, "released the credit hold of an interrupted attempt")
+                }
+                Err(e) if e.kind == StoreErrorKind::Conflict => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        let key = format!("{prefix}job:{}:attempt:{}", ctx.job().id, ctx.attempt());
+        match credits.ledger.hold(user, credits.hold_micros, &format!("campaign {id}"), Some(&key)).await {
+            Ok(hold) => Ok(Some(hold)),
+            Err(e) if e.kind == StoreErrorKind::InsufficientCredits => {
+                let available = credits.ledger.balance(user).await.map(|b| b.available).unwrap_or(0);
+                Err(JobError::permanent(format!(
+                    "campaign {id} needs {} credits held before it runs, but its user has {} available; \
+                     add credits to the user's account, or lower campaigns.credit_hold",
+                    credits_text(credits.hold_micros),
+                    credits_text(available)
+                )))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Captures what the attempt cost (at most the hold) and releases the rest. Failures are
+    /// logged: the work is done, and the next attempt releases a hold left open.
+    async fn settle(&self, hold: Option<&LedgerEntry>, spent: i64, campaign_id: &str) {
+        let (Some(credits), Some(hold)) = (&self.credits, hold) else { return };
+        if spent > hold.amount {
+            tracing::warn!(
+                campaign = campaign_id,
+                spent_micros = spent,
+                held_micros = hold.amount,
+                "campaign cost more than its credit hold; captured the hold"
+            );
+        }
+        if let Err(e) = credits.ledger.capture(hold.id, spent.clamp(0, hold.amount)).await {
+            tracing::error!(campaign = campaign_id, hold = %hold.id, error = %e, "cannot settle the campaign's credit hold");
+        }
+    }
+}
+
+fn credits_text(micros: i64) -> String {
+    format!("{:.6}", micros as f64 / MICROS_PER_CREDIT as f64)
 }
 
 fn append(log: &mut Option<Value>, items: impl IntoIterator<Item = Value>) {
@@ -117,47 +204,73 @@ impl JobHandler for CampaignJob {
             Ok(None) => workspace,
             Err(e) => return Err(JobError::retryable(e.to_string())),
         };
+        let workspace = Arc::new(workspace);
+        let hold = match self.hold(ctx, &input).await {
+            Ok(hold) => hold,
+            Err(error) => {
+                if !error.is_retryable() {
+                    let entry = ProgressEntry {
+                        at: Utc::now(),
+                        step: "credit_hold".to_owned(),
+                        status: StepStatus::Failed,
+                        message: error.to_string(),
+                        percent: 0.0,
+                    };
+                    append(&mut record.progress_log, [json!(entry)]);
+                    record.status = CampaignStatus::Failed;
+                    self.save(&record).await?;
+                }
+                return Err(error);
+            }
+        };
 
         record.status = CampaignStatus::Running;
         record.completed_at = None;
         self.save(&record).await?;
 
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ProgressEntry>();
-        let pipeline =
-            CampaignPipeline::new(Arc::new(workspace)).on_progress(move |entry| drop(tx.send(entry.clone())));
+        let assets_before = workspace.state().provenance.len();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Update>();
+        let interactions_tx = tx.clone();
+        let pipeline = CampaignPipeline::new(Arc::clone(&workspace))
+            .with_tools(self.tools.clone())
+            .on_progress(move |entry| drop(tx.send(Update::Progress(entry.clone()))))
+            .on_interaction(move |i| drop(interactions_tx.send(Update::Interaction(Box::new(i.clone())))));
         let call =
             CallContext { user_id: input.user_id, preference: input.preference.clone(), ..CallContext::default() };
         let context = RunContext::new(Arc::clone(&self.router), call, EventSink::default());
         let started = Instant::now();
+        let mut spent = 0;
         let run = pipeline.run(&context);
         tokio::pin!(run);
         let result = loop {
             tokio::select! {
-                result = &mut run => break result,
-                Some(entry) = rx.recv() => {
-                    ctx.report_progress(entry.percent, Some(&entry.step)).await?;
-                    append(&mut record.progress_log, [json!(entry)]);
+                result = &mut run => break Some(result),
+                Some(update) = rx.recv() => {
+                    if let Update::Progress(entry) = &update {
+                        ctx.report_progress(entry.percent, Some(&entry.step)).await?;
+                    }
+                    spent += record_update(&mut record, update);
                     self.save(&record).await?;
                 }
-                () = ctx.cancellation().cancelled() => return Err(JobError::Cancelled),
+                () = ctx.cancellation().cancelled() => break None,
             }
         };
-        while let Ok(entry) = rx.try_recv() {
-            append(&mut record.progress_log, [json!(entry)]);
+        while let Ok(update) = rx.try_recv() {
+            spent += record_update(&mut record, update);
         }
+        spent += workspace.state().provenance.iter().skip(assets_before).map(|p| p.cost_micros).sum::<i64>();
+        self.settle(hold.as_ref(), spent, &input.campaign_id).await;
         let seconds = started.elapsed().as_secs_f64();
+        record.execution_time = Some(record.execution_time.unwrap_or(0.0) + seconds);
+        let Some(result) = result else {
+            // Cancelled: the record keeps what was done; whoever cancelled sets its status.
+            self.save(&record).await?;
+            return Err(JobError::Cancelled);
+        };
         match result {
             Ok(outcome) => {
-                let interactions = outcome.interactions.iter().map(|i| json!(i));
-                let mut all = match std::mem::take(&mut record.agent_interactions) {
-                    Value::Array(items) => items,
-                    _ => Vec::new(),
-                };
-                all.extend(interactions);
-                record.agent_interactions = Value::Array(all);
                 record.status = CampaignStatus::Completed;
                 record.completed_at = Some(Utc::now());
-                record.execution_time = Some(record.execution_time.unwrap_or(0.0) + seconds);
                 record.website_url = outcome.urls.website_url.clone();
                 record.pdf_url = outcome.urls.pdf_url.clone();
                 record.workflow_state_url = outcome.urls.workflow_state_url.clone();
@@ -170,15 +283,31 @@ impl JobHandler for CampaignJob {
                     "resumed_from": outcome.resumed_from,
                     "urls": outcome.urls,
                     "execution_time": seconds,
+                    "cost_micros": spent,
                 })))
             }
             Err(error) => {
                 record.status = CampaignStatus::Failed;
-                record.execution_time = Some(record.execution_time.unwrap_or(0.0) + seconds);
                 self.save(&record).await?;
                 let message = format!("campaign {}: {error}", input.campaign_id);
                 Err(if error.is_retryable() { JobError::retryable(message) } else { JobError::permanent(message) })
             }
+        }
+    }
+}
+
+/// Adds a progress entry or an interaction to the record; returns the micro-credits it cost.
+fn record_update(record: &mut Campaign, update: Update) -> i64 {
+    match update {
+        Update::Progress(entry) => {
+            append(&mut record.progress_log, [json!(entry)]);
+            0
+        }
+        Update::Interaction(interaction) => {
+            let mut interactions = Some(std::mem::take(&mut record.agent_interactions));
+            append(&mut interactions, [json!(interaction)]);
+            record.agent_interactions = interactions.unwrap_or_default();
+            interaction.cost_micros
         }
     }
 }

@@ -5,6 +5,7 @@
 // allow-unwrap-in-tests does not reach them.
 #![allow(clippy::unwrap_used)]
 
+mod campaign;
 mod support;
 
 mod worker;

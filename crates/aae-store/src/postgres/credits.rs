@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::credits::{
     BALANCE_SQL, Balance, CreditLedger, ENTRY_COLUMNS, EntryKind, LedgerEntry, Settlement, already_settled,
-    balance_from_row, check_amount, check_replay, entry_from_row, insufficient, split_settlement,
+    balance_from_row, check_amount, check_replay, entry_from_row, insufficient, like_prefix, open_holds_sql,
+    split_settlement,
 };
 use crate::error::{SqlxResultExt, StoreError, StoreResult};
 
@@ -157,6 +158,16 @@ impl CreditLedger for PgStore {
         );
         let rows: Vec<PgRow> =
             sqlx::query(&sql).bind(user_id).bind(i64::from(limit)).fetch_all(&self.pool).await.on(ENTITY)?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    async fn open_holds(&self, user_id: Uuid, key_prefix: &str) -> StoreResult<Vec<LedgerEntry>> {
+        let rows: Vec<PgRow> = sqlx::query(&open_holds_sql())
+            .bind(user_id)
+            .bind(like_prefix(key_prefix))
+            .fetch_all(&self.pool)
+            .await
+            .on(ENTITY)?;
         rows.iter().map(entry_from_row).collect()
     }
 }

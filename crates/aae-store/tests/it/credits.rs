@@ -83,4 +83,32 @@ async fn ledger_is_append_only(db: &TestDb) {
     assert_eq!(db.records.credits.balance(alice.id).await.unwrap().granted, 10);
 }
 
-crate::conformance!(grant_hold_capture_release, concurrent_holds_never_overdraw, ledger_is_append_only);
+async fn open_holds_by_key_prefix(db: &TestDb) {
+    let alice = user(db, "alice").await;
+    let bob = user(db, "bob").await;
+    let ledger = &db.records.credits;
+    ledger.grant(alice.id, 1_000, "x", None).await.unwrap();
+    ledger.grant(bob.id, 1_000, "x", None).await.unwrap();
+    let first = ledger.hold(alice.id, 10, "campaign", Some("campaign:c_1:job:j:attempt:1")).await.unwrap();
+    let settled = ledger.hold(alice.id, 10, "campaign", Some("campaign:c_1:job:j:attempt:2")).await.unwrap();
+    ledger.capture(settled.id, 4).await.unwrap();
+    let third = ledger.hold(alice.id, 10, "campaign", Some("campaign:c_1:job:k:attempt:1")).await.unwrap();
+    // Neither another campaign, a key where the prefix's `_` would match any character, nor
+    // another user's hold is found.
+    ledger.hold(alice.id, 10, "campaign", Some("campaign:c_10:job:j:attempt:1")).await.unwrap();
+    ledger.hold(alice.id, 10, "campaign", Some("campaign:cx1:job:j:attempt:1")).await.unwrap();
+    ledger.hold(alice.id, 10, "no key", None).await.unwrap();
+    ledger.hold(bob.id, 10, "campaign", Some("campaign:c_1:job:j:attempt:1")).await.unwrap();
+    let open: Vec<_> = ledger.open_holds(alice.id, "campaign:c_1:").await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(open, [first.id, third.id], "oldest first, settled ones left out");
+    ledger.release(first.id).await.unwrap();
+    let open: Vec<_> = ledger.open_holds(alice.id, "campaign:c_1:").await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(open, [third.id]);
+}
+
+crate::conformance!(
+    grant_hold_capture_release,
+    concurrent_holds_never_overdraw,
+    ledger_is_append_only,
+    open_holds_by_key_prefix
+);

@@ -39,7 +39,8 @@ pub(super) fn plan(request: &ChatRequest) -> Result<Plan, String> {
         return Err("the request has no messages".to_owned());
     }
     let (mode, constraint) = if !request.tools.is_empty() {
-        (Mode::Tools, Some(Constraint::JsonSchema(tools_schema(&request.tools))))
+        let max_tokens = request.max_tokens.unwrap_or(super::DEFAULT_MAX_TOKENS);
+        (Mode::Tools, Some(Constraint::JsonSchema(tools_schema(&request.tools, max_tokens))))
     } else if let Some(format) = &request.response_format {
         (Mode::Json, Some(Constraint::JsonSchema(format.schema.clone())))
     } else {
@@ -130,7 +131,11 @@ impl Plan {
 }
 
 /// One JSON object: a call of one of the tools with arguments matching its schema, or an answer.
-fn tools_schema(tools: &[ToolDefinition]) -> Value {
+/// The answer has at most one character per token of `max_tokens`, less room for the JSON
+/// around it: every token carries at least one character, so even a small model that rambles
+/// closes its JSON before the token limit cuts it off.
+fn tools_schema(tools: &[ToolDefinition], max_tokens: u32) -> Value {
+    let answer_chars = max_tokens.saturating_sub(32).max(16);
     let mut choices: Vec<Value> = tools
         .iter()
         .map(|tool| {
@@ -144,7 +149,7 @@ fn tools_schema(tools: &[ToolDefinition]) -> Value {
         .collect();
     choices.push(json!({
         "type": "object",
-        "properties": { "answer": { "type": "string" } },
+        "properties": { "answer": { "type": "string", "maxLength": answer_chars } },
         "required": ["answer"],
         "additionalProperties": false
     }));
@@ -209,6 +214,11 @@ mod tests {
         let Some(Constraint::JsonSchema(schema)) = &plan.constraint else { panic!("constrained") };
         assert_eq!(schema["oneOf"].as_array().map(Vec::len), Some(2));
         assert_eq!(schema["oneOf"][0]["properties"]["tool"]["const"], "get_weather");
+        // Default 512 tokens: an answer of at most 480 characters always fits.
+        assert_eq!(schema["oneOf"][1]["properties"]["answer"]["maxLength"], 480);
+        let short = super::plan(&ChatRequest { max_tokens: Some(100), ..request }).expect("plan");
+        let Some(Constraint::JsonSchema(schema)) = &short.constraint else { panic!("constrained") };
+        assert_eq!(schema["oneOf"][1]["properties"]["answer"]["maxLength"], 68);
     }
 
     #[test]
