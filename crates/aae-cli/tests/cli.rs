@@ -11,19 +11,25 @@ mod jobs;
 mod mcp;
 mod models;
 
-fn aae(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+/// `aae ARGS` in `data_dir`, with none of the caller's `AAE__*` settings and no instance
+/// metadata lookups, plus `env`.
+fn aae_command(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aae"));
-    command.args(args).current_dir(data_dir).env("AAE__DATA_DIR", data_dir).env("AWS_EC2_METADATA_DISABLED", "true");
+    command.args(args).current_dir(data_dir);
     for (key, _) in std::env::vars() {
         if key.starts_with("AAE__") || key == "AAE_CONFIG" {
             command.env_remove(key);
         }
     }
-    command.env("AAE__DATA_DIR", data_dir);
+    command.env("AAE__DATA_DIR", data_dir).env("AWS_EC2_METADATA_DISABLED", "true");
     for (k, v) in env {
         command.env(k, v);
     }
-    command.output().expect("run aae")
+    command
+}
+
+fn aae(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    aae_command(data_dir, args, env).output().expect("run aae")
 }
 
 fn stdout(output: &Output) -> String {

@@ -203,7 +203,7 @@ impl Config {
             return Err(ConfigError::invalid("campaigns.table", format!("`{}` {why}", self.campaigns_table())));
         }
         let hold = self.campaigns.credit_hold;
-        if !hold.is_finite() || hold < 0.0 || hold > 1_000_000.0 {
+        if !(0.0..=1_000_000.0).contains(&hold) {
             return Err(ConfigError::invalid(
                 "campaigns.credit_hold",
                 format!("{hold} is not a credit amount; use a number of credits from 0 (no hold) to 1000000"),

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{aae, stderr, stdout};
+use crate::{aae, aae_command, stderr, stdout};
 
 fn shared_models_dir() -> PathBuf {
     std::env::var_os("AAE_TEST_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
@@ -127,20 +127,10 @@ struct Worker(std::process::Child);
 
 impl Worker {
     fn start(data_dir: &Path, models: &str) -> Self {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aae"));
-        command.args(["worker", "--concurrency", "1"]).current_dir(data_dir);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("AAE__") || key == "AAE_CONFIG" {
-                command.env_remove(key);
-            }
-        }
         let log = std::fs::File::create(data_dir.join("worker.log")).expect("worker log file");
-        command
-            .env("AAE__DATA_DIR", data_dir)
-            .env("AAE__MODELS__DIR", models)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdout(std::process::Stdio::null())
-            .stderr(log);
+        let mut command =
+            aae_command(data_dir, &["worker", "--concurrency", "1"], &[("AAE__MODELS__DIR", models)]);
+        command.stdout(std::process::Stdio::null()).stderr(log);
         Self(command.spawn().expect("spawn aae worker"))
     }
 }

@@ -11,13 +11,7 @@ use serde_json::Value;
 
 /// Runs `aae` against `db` with a 2 s lease and 1 s heartbeats.
 fn command(db: &TestDatabase, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_aae"));
-    command.args(args).current_dir(db.data_dir()).env("AWS_EC2_METADATA_DISABLED", "true");
-    for (key, _) in std::env::vars() {
-        if key.starts_with("AAE__") || key == "AAE_CONFIG" {
-            command.env_remove(key);
-        }
-    }
+    let mut command = crate::aae_command(db.data_dir(), args, &[]);
     for (key, value) in db.env() {
         command.env(key, value);
     }

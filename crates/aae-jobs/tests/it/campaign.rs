@@ -35,7 +35,7 @@ async fn setup(db: Db) -> Setup {
     let sources = ConfigSources { ignore_env: true, ..Default::default() }
         .set("storage.backend", "memory")
         .set("data_dir", dir.path().to_str().unwrap())
-        .set("providers.openai_compatible.base_url", &fake.base_url())
+        .set("providers.openai_compatible.base_url", fake.base_url())
         .set("providers.openai_compatible.models", "m")
         .set("router.retry.max_retries", "0");
     let mut config = Config::load(&sources).unwrap();
