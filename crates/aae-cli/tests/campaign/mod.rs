@@ -128,8 +128,7 @@ struct Worker(std::process::Child);
 impl Worker {
     fn start(data_dir: &Path, models: &str) -> Self {
         let log = std::fs::File::create(data_dir.join("worker.log")).expect("worker log file");
-        let mut command =
-            aae_command(data_dir, &["worker", "--concurrency", "1"], &[("AAE__MODELS__DIR", models)]);
+        let mut command = aae_command(data_dir, &["worker", "--concurrency", "1"], &[("AAE__MODELS__DIR", models)]);
         command.stdout(std::process::Stdio::null()).stderr(log);
         Self(command.spawn().expect("spawn aae worker"))
     }
