@@ -20,7 +20,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 benches=("$@")
-if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate campaigns jobs router local_models creatives); fi
+if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate campaigns jobs router local_models creatives orchestration); fi
 
 ensure_venv
 ensure_s3s_fs
@@ -30,13 +30,13 @@ export BENCH_SETUP=0
 
 for bench in "${benches[@]}"; do
   case "$bench" in
-    presign | transfer | migrate | campaigns | jobs | router | local_models | creatives) ;;
-    *) die "unknown benchmark '$bench' (presign, transfer, migrate, campaigns, jobs, router, local_models, creatives)" ;;
+    presign | transfer | migrate | campaigns | jobs | router | local_models | creatives | orchestration) ;;
+    *) die "unknown benchmark '$bench' (presign, transfer, migrate, campaigns, jobs, router, local_models, creatives, orchestration)" ;;
   esac
   log "=== $bench"
   case "$bench" in
     # These install their own peers and build their own release examples.
-    campaigns | jobs | router | local_models | creatives) BENCH_SETUP=1 bash "$BENCH_DIR/$bench.sh" ;;
+    campaigns | jobs | router | local_models | creatives | orchestration) BENCH_SETUP=1 bash "$BENCH_DIR/$bench.sh" ;;
     *) bash "$BENCH_DIR/$bench.sh" ;;
   esac
 done
