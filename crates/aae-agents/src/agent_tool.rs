@@ -17,6 +17,21 @@ use crate::agent::{Agent, RunContext};
 use crate::error::AgentError;
 use crate::tool::{Tool, ToolError, ToolOutput};
 
+/// The arguments of an agent offered as a tool: `{query}`, a non-empty string of at most
+/// `max_chars` characters when given.
+pub(crate) fn query_parameters(description: &str, max_chars: Option<u32>) -> Value {
+    let mut query = json!({"type": "string", "minLength": 1, "description": description});
+    if let Some(max) = max_chars {
+        query["maxLength"] = json!(max);
+    }
+    json!({
+        "type": "object",
+        "properties": {"query": query},
+        "required": ["query"],
+        "additionalProperties": false
+    })
+}
+
 /// An agent used as a tool.
 pub struct AgentTool {
     agent: Arc<Agent>,
@@ -73,14 +88,7 @@ impl Tool for AgentTool {
     }
 
     fn parameters(&self) -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "query": {"type": "string", "minLength": 1, "description": "What to ask, with every detail the agent needs."}
-            },
-            "required": ["query"],
-            "additionalProperties": false
-        })
+        query_parameters("What to ask, with every detail the agent needs.", None)
     }
 
     async fn call(&self, context: &RunContext, arguments: Value) -> Result<ToolOutput, ToolError> {

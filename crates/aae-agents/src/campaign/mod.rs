@@ -45,11 +45,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::agent::{Agent, AgentSettings, RunContext};
+use crate::agent_tool::query_parameters;
 use crate::error::AgentError;
-use crate::events::{AgentEvent, EventSink};
 use crate::orchestrator::{
-    AD_CREATIVE_AGENT, CAMPAIGN_AUTOMATION_AGENT, MARKET_INSIGHTS_AGENT, ORCHESTRATOR, ORCHESTRATOR_PROMPT,
-    ad_creative_agent, campaign_automation_agent, campaign_request, market_insights_agent,
+    ORCHESTRATOR, ORCHESTRATOR_PROMPT, ad_creative_agent, campaign_automation_agent, campaign_request,
+    market_insights_agent,
 };
 use crate::tool::{Tool, ToolError, ToolOutput};
 use crate::tools::{
@@ -314,18 +314,8 @@ impl CampaignPipeline {
             ));
         }
         let recorder = InteractionRecorder::new(ORCHESTRATE, ORCHESTRATOR, &query);
-        let forward = context.events.clone();
-        let sink = {
-            let recorder = recorder.clone();
-            EventSink::new(move |event: AgentEvent| {
-                // The specialists' steps are recorded by their own interactions.
-                if event.agent() == ORCHESTRATOR {
-                    recorder.observe(&event);
-                }
-                forward.emit(event);
-            })
-        };
-        let child = RunContext { events: sink, ..context.child() };
+        // The specialists' steps are recorded by their own interactions.
+        let child = recorder.child_context(context, Some(ORCHESTRATOR));
         let interaction = match orchestrator.run(&child, vec![aae_models::Message::user(query)]).await {
             Ok(output) => recorder.finish(Some(&output), None),
             Err(err) => {
@@ -488,15 +478,7 @@ impl CampaignPipeline {
     ) -> Result<AgentInteraction, CampaignError> {
         let agent = agent.with_settings(self.settings.clone()).with_tools(self.extra_tools.iter().cloned());
         let recorder = InteractionRecorder::new(step.name(), agent.name(), query);
-        let forward = context.events.clone();
-        let sink = {
-            let recorder = recorder.clone();
-            EventSink::new(move |event: AgentEvent| {
-                recorder.observe(&event);
-                forward.emit(event);
-            })
-        };
-        let child = RunContext { events: sink, ..context.child() };
+        let child = recorder.child_context(context, None);
         let result = agent.run(&child, vec![aae_models::Message::user(query.to_owned())]).await;
         match result {
             Ok(output) => Ok(recorder.finish(Some(&output), None)),
@@ -565,7 +547,7 @@ pub struct StepTool {
     pipeline: CampaignPipeline,
     log: Arc<RunLog>,
     step: CampaignStep,
-    name: &'static str,
+    name: String,
     description: String,
 }
 
@@ -583,12 +565,7 @@ impl StepTool {
             CampaignStep::AdCreatives => ad_creative_agent(ws),
             CampaignStep::Publish | CampaignStep::Save => campaign_automation_agent(ws),
         };
-        let name = match step {
-            CampaignStep::MarketInsights => MARKET_INSIGHTS_AGENT,
-            CampaignStep::AdCreatives => AD_CREATIVE_AGENT,
-            CampaignStep::Publish | CampaignStep::Save => CAMPAIGN_AUTOMATION_AGENT,
-        };
-        let description = agent.description().to_owned();
+        let (name, description) = (agent.name().to_owned(), agent.description().to_owned());
         Self { pipeline, log, step, name, description }
     }
 }
@@ -596,7 +573,7 @@ impl StepTool {
 #[async_trait::async_trait]
 impl Tool for StepTool {
     fn name(&self) -> &str {
-        self.name
+        &self.name
     }
 
     fn description(&self) -> &str {
@@ -604,17 +581,10 @@ impl Tool for StepTool {
     }
 
     fn parameters(&self) -> Value {
-        json!({
-            "type": "object",
-            "properties": {
-                "query": {
-                    "type": "string", "minLength": 1, "maxLength": QUERY_MAX_CHARS,
-                    "description": "What to ask: the focus of this step. The agent already has the brief and earlier results."
-                }
-            },
-            "required": ["query"],
-            "additionalProperties": false
-        })
+        query_parameters(
+            "What to ask: the focus of this step. The agent already has the brief and earlier results.",
+            Some(QUERY_MAX_CHARS),
+        )
     }
 
     async fn call(&self, context: &RunContext, arguments: Value) -> Result<ToolOutput, ToolError> {

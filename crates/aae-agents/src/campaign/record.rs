@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::agent::AgentOutput;
-use crate::events::AgentEvent;
+use crate::agent::{AgentOutput, RunContext};
+use crate::events::{AgentEvent, EventSink};
 
 /// Where a step is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +133,20 @@ impl InteractionRecorder {
                 fallback: None,
             })),
         }
+    }
+
+    /// A child of `parent` whose events this recorder observes (only `agent`'s own, when given)
+    /// before they go on to `parent`'s sink.
+    pub fn child_context(&self, parent: &RunContext, agent: Option<&'static str>) -> RunContext {
+        let recorder = self.clone();
+        let forward = parent.events.clone();
+        let events = EventSink::new(move |event: AgentEvent| {
+            if agent.is_none_or(|name| event.agent() == name) {
+                recorder.observe(&event);
+            }
+            forward.emit(event);
+        });
+        RunContext { events, ..parent.child() }
     }
 
     /// Takes one event into account.

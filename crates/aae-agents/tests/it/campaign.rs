@@ -57,25 +57,7 @@ const ARTIFACTS: [&str; 5] = [
 async fn cooperative_specialists_produce_every_artifact_and_the_record_of_their_work() {
     let s = setup().await;
     let w = world();
-    w.model.script("Insights", [text("Home brewers aged 28-45.\n\nSubscriptions grew 18 % last year.")]);
-    w.model.script(
-        "Creative",
-        [
-            calls(&[(
-                "c1",
-                "render_ad_creatives",
-                json!({"headline": "Fresh beans", "body": "Roasted to order.", "call_to_action": "Subscribe"}),
-            )]),
-            text("Rendered every size."),
-        ],
-    );
-    w.model.script(
-        "Automation",
-        [
-            calls(&[("a1", "create_landing_page", landing_args()), ("a2", "create_pdf_report", report_args())]),
-            text("Page and report are stored."),
-        ],
-    );
+    cooperative_specialists(&w);
     let progress = Arc::new(Mutex::new(Vec::new()));
     let seen = progress.clone();
     let pipeline = CampaignPipeline::new(s.workspace())

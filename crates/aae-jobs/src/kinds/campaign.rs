@@ -169,13 +169,12 @@ fn credits_text(micros: i64) -> String {
     format!("{:.6}", micros as f64 / MICROS_PER_CREDIT as f64)
 }
 
-fn append(log: &mut Option<Value>, items: impl IntoIterator<Item = Value>) {
-    let mut entries = match log.take() {
-        Some(Value::Array(entries)) => entries,
-        _ => Vec::new(),
-    };
-    entries.extend(items);
-    *log = Some(Value::Array(entries));
+/// Appends `item` to the JSON array `list` (a missing or non-array value starts a new one).
+fn push(list: &mut Value, item: Value) {
+    match list {
+        Value::Array(items) => items.push(item),
+        other => *other = Value::Array(vec![item]),
+    }
 }
 
 #[async_trait]
@@ -216,7 +215,7 @@ impl JobHandler for CampaignJob {
                         message: error.to_string(),
                         percent: 0.0,
                     };
-                    append(&mut record.progress_log, [json!(entry)]);
+                    push(record.progress_log.get_or_insert(Value::Null), json!(entry));
                     record.status = CampaignStatus::Failed;
                     self.save(&record).await?;
                 }
@@ -300,13 +299,11 @@ impl JobHandler for CampaignJob {
 fn record_update(record: &mut Campaign, update: Update) -> i64 {
     match update {
         Update::Progress(entry) => {
-            append(&mut record.progress_log, [json!(entry)]);
+            push(record.progress_log.get_or_insert(Value::Null), json!(entry));
             0
         }
         Update::Interaction(interaction) => {
-            let mut interactions = Some(std::mem::take(&mut record.agent_interactions));
-            append(&mut interactions, [json!(interaction)]);
-            record.agent_interactions = interactions.unwrap_or_default();
+            push(&mut record.agent_interactions, json!(interaction));
             interaction.cost_micros
         }
     }
