@@ -143,6 +143,26 @@ ensure_moto() {
   log "moto is up on $MOTO_URL"
 }
 
+# ---------------------------------------------------------------- schemathesis (python venv)
+# The HTTP API's schema test runs it against the server's own OpenAPI document. Its own venv:
+# its dependencies must not move moto's.
+
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_VENV="$TOOLS_DIR/schemathesis-venv"
+
+ensure_schemathesis() {
+  if [ -x "$SCHEMATHESIS_VENV/bin/schemathesis" ] &&
+    "$SCHEMATHESIS_VENV/bin/python" -c "import sys; from importlib.metadata import version; sys.exit(0 if version('schemathesis') == '$SCHEMATHESIS_VERSION' else 1)" 2>/dev/null; then
+    return 0
+  fi
+  local py="${AAE_PYTHON:-python3}"
+  [ -x "$SCHEMATHESIS_VENV/bin/python" ] || "$py" -m venv "$SCHEMATHESIS_VENV" ||
+    die "python venv creation failed (on Debian: apt-get install python3-venv)"
+  log "installing schemathesis==$SCHEMATHESIS_VERSION into $SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    "schemathesis==$SCHEMATHESIS_VERSION" </dev/null || die "pip install of schemathesis failed"
+}
+
 # ---------------------------------------------------------------- dynalite (npm)
 
 # Any HTTP answer counts (dynalite answers every request, with 400 to a bare GET).
@@ -248,6 +268,7 @@ ensure_redis() {
 }
 
 ensure_moto
+ensure_schemathesis
 ensure_dynalite
 ensure_postgres
 ensure_redis

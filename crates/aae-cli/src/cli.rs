@@ -58,6 +58,9 @@ impl GlobalArgs {
             if let Some(port) = serve.port {
                 sources = sources.set("server.port", port.to_string());
             }
+            if serve.no_workers {
+                sources = sources.set("server.workers", "false".to_owned());
+            }
         }
         for (key, value) in &self.overrides {
             sources = sources.set(key, value.clone());
@@ -100,6 +103,9 @@ pub enum Command {
     /// MCP servers (`mcp.servers`).
     #[command(subcommand)]
     Mcp(McpCommand),
+    /// Manage API users: roles.
+    #[command(subcommand)]
+    Users(UsersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +390,24 @@ pub struct ServeArgs {
     /// Port to bind (server.port).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Run no job workers in this process (server.workers = false); run `aae worker` beside it.
+    #[arg(long)]
+    pub no_workers: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Make the user with this email an admin (every account with that email, local or
+    /// Cognito). Tokens issued before keep the old role until they are refreshed.
+    GrantAdmin {
+        /// The user's email address.
+        email: String,
+    },
+    /// Make an admin a regular user again.
+    RevokeAdmin {
+        /// The user's email address.
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

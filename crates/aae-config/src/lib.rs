@@ -8,12 +8,16 @@
 //!
 //! This crate does no network IO; probing services is the job of each subsystem.
 
+mod api;
 mod load;
 mod mcp;
 mod model;
 mod providers;
 mod validate;
 
+pub use api::{
+    AuthConfig, AuthMode, CognitoConfig, CorsConfig, RATE_LIMIT_GROUPS, RateLimitsConfig, RouteLimit,
+};
 pub use load::{ConfigSources, DEFAULT_CONFIG_FILE};
 pub use mcp::{McpConfig, McpServerConfig, McpTransportKind};
 pub use model::*;

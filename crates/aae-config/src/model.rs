@@ -7,6 +7,7 @@ use aae_types::{BucketPurpose, Environment};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::api::{AuthConfig, CorsConfig, RateLimitsConfig};
 use crate::mcp::McpConfig;
 use crate::providers::{ModelPrice, ModelsConfig, ProvidersConfig, RouterConfig, default_prices};
 
@@ -45,6 +46,12 @@ pub struct Config {
     pub prices: BTreeMap<String, ModelPrice>,
     /// MCP servers whose tools the agents are offered.
     pub mcp: McpConfig,
+    /// How API callers authenticate: local accounts or a Cognito user pool.
+    pub auth: AuthConfig,
+    /// Browser origins allowed to call the API.
+    pub cors: CorsConfig,
+    /// Per-user, per-route request limits of the API.
+    pub rate_limits: RateLimitsConfig,
 }
 
 impl Default for Config {
@@ -65,6 +72,9 @@ impl Default for Config {
             router: RouterConfig::default(),
             prices: default_prices(),
             mcp: McpConfig::default(),
+            auth: AuthConfig::default(),
+            cors: CorsConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
         }
     }
 }
@@ -110,11 +120,32 @@ pub struct ServerConfig {
     /// `{data_dir}/secrets/url-signing.key`.
     #[serde(serialize_with = "redact_opt")]
     pub url_signing_secret: Option<SecretString>,
+    /// Seconds a request may take before it is answered 408 (streams and uploads excepted).
+    pub request_timeout_secs: u64,
+    /// Largest JSON request body, in KiB.
+    pub json_body_limit_kib: usize,
+    /// Largest upload through a local signed URL, in MiB.
+    pub upload_body_limit_mib: usize,
+    /// Whether `aae serve` runs job workers in its own process (`--no-workers` turns them off).
+    pub workers: bool,
+    /// Seconds `aae serve` waits at shutdown for in-flight requests and running jobs before it
+    /// hands the jobs' leases back.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080, public_url: None, url_signing_secret: None }
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            public_url: None,
+            url_signing_secret: None,
+            request_timeout_secs: 30,
+            json_body_limit_kib: 1024,
+            upload_body_limit_mib: 5 * 1024,
+            workers: true,
+            shutdown_grace_secs: 30,
+        }
     }
 }
 

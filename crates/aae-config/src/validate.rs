@@ -161,6 +161,13 @@ impl Config {
         self.validate_records()?;
         self.mcp.validate()?;
         self.validate_models()?;
+        crate::api::validate_api(&self.auth, &self.cors, &self.rate_limits)?;
+        if self.server.request_timeout_secs == 0 || self.server.json_body_limit_kib == 0 {
+            return Err(ConfigError::invalid(
+                "server.request_timeout_secs",
+                "server.request_timeout_secs and server.json_body_limit_kib must be at least 1",
+            ));
+        }
         if storage.dual_write.secondary == Some(storage.backend) && storage.backend != StorageBackendKind::Memory {
             return Err(ConfigError::invalid(
                 "storage.dual_write.secondary",

@@ -10,11 +10,13 @@
 //! jobs finish until a deadline and then gives the rest back with [`aae_store::JobStore::release`].
 //! [`Worker::step`] runs one lease-and-run round for tests, with [`Faults`] to inject failures.
 //!
-//! One file per job kind lives under [`kinds`]; [`kinds::builtin`] lists the ones the `aae`
+//! [`campaigns`] creates, resumes and deletes campaigns (record + `campaign` job), for the CLI
+//! and the HTTP API alike. One file per job kind lives under [`kinds`]; [`kinds::builtin`] lists the ones the `aae`
 //! binary registers. This crate does not define the queue's schema or SQL (`aae-store` does), and
 //! does not decide when jobs are enqueued (the server and the CLI do).
 
 mod ahead;
+pub mod campaigns;
 mod completer;
 mod context;
 mod error;

@@ -22,6 +22,7 @@
 //! preference, usage and ledger (`aae-store`), the local inference engines (`aae-local`), or
 //! agents (`aae-agents`).
 
+mod availability;
 mod error;
 mod http;
 mod provider;
@@ -33,6 +34,7 @@ pub mod testing;
 mod types;
 pub mod usage;
 
+pub use availability::availability;
 pub use error::{ModelError, ModelErrorKind, ModelResult};
 pub use provider::ModelProvider;
 pub use providers::{

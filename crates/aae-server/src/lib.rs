@@ -1,16 +1,25 @@
-//! AAE's HTTP server: the axum router (routes declared in [`routes::router`]), thin handlers,
-//! the one mapping from [`aae_types::ErrorCode`] to HTTP status ([`error`]), request ids, JSON or
-//! text logs, and graceful shutdown.
+//! AAE's HTTP API (issue 6): the axum router (every route declared in [`routes`], the OpenAPI
+//! 3.1 document generated from the same declarations in [`openapi`]), thin handlers, the one
+//! mapping from [`aae_types::ErrorCode`] to HTTP status ([`error`]), authentication ([`auth`]:
+//! local accounts with Argon2id and JWTs, or a Cognito user pool), per-user rate limits
+//! ([`limits`], shared through Redis), Prometheus [`metrics`], request ids, JSON or text logs,
+//! CORS, timeouts and graceful shutdown ([`serve`]).
 //!
-//! Today it serves `GET /api/v1/health` and the local signed file routes
-//! (`/api/v1/files/{bucket}/{key}`) that make presigned URLs work on the local and memory storage
-//! backends. Later subsystems add their routes in `routes`.
+//! Every resource is scoped to its owner: another user's id answers 404. Long work (campaigns)
+//! is queued as jobs (`aae-jobs`); the workers run in the `aae serve` process by default.
+//!
+//! It does not own the records (`aae-store`), the storage service (`aae-storage`), the model
+//! router (`aae-models`), the agents (`aae-agents`) or the job workers (`aae-jobs`).
 
+pub mod auth;
 pub mod error;
+pub mod limits;
+pub mod metrics;
+pub mod openapi;
 pub mod routes;
 mod serve;
 mod state;
 
-pub use routes::router;
+pub use routes::{api_routes, router};
 pub use serve::{app, serve, serve_until};
-pub use state::AppState;
+pub use state::{Api, AppState};

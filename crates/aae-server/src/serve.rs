@@ -1,9 +1,11 @@
-//! Binding, middleware (request ids, tracing, timeouts) and graceful shutdown.
+//! Binding, middleware (request ids, tracing, metrics, CORS) and graceful shutdown.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
-use axum::http::HeaderName;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -13,9 +15,27 @@ use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+fn cors(state: &AppState) -> CorsLayer {
+    let config = &state.config.cors;
+    let origins = if config.origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(config.origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::HEAD])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, REQUEST_ID])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .max_age(Duration::from_secs(config.max_age_secs))
+}
+
 /// The router with the production middleware stack.
 pub fn app(state: AppState) -> Router {
+    let cors = cors(&state);
     router(state)
+        .layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(cors)
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &axum::http::Request<_>| {
@@ -33,7 +53,8 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
     serve_until(state, listener, shutdown_signal()).await
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish.
+/// Serves until `shutdown` completes, then ends the event streams and lets in-flight requests
+/// finish.
 pub async fn serve_until(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -41,7 +62,15 @@ pub async fn serve_until(
 ) -> std::io::Result<()> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(address = ?addr, public_url = %state.config.server.public_base_url(), "aae server listening");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let token = state.shutdown.clone();
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Event streams end at once so their requests count as finished.
+            token.cancel();
+        })
+        .await
 }
 
 async fn shutdown_signal() {

@@ -27,5 +27,7 @@ pub use backend::{Backend, BackendOptions, build_backend};
 pub use error::{StorageError, StorageErrorKind};
 pub use key::validate_key;
 pub use resilience::{BreakerState, CircuitBreaker};
-pub use service::{ObjectInfo, ObjectMetadata, PresignedRequest, StorageService, UploadOptions, UploadResult};
+pub use service::{
+    ObjectInfo, ObjectMetadata, PresignedRequest, StorageService, UploadOptions, UploadResult, load_or_create_secret,
+};
 pub use transfer::Progress;

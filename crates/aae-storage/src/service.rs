@@ -25,7 +25,7 @@ mod metadata;
 mod secret;
 
 pub use metadata::ObjectMetadata;
-pub use secret::load_or_create_url_secret;
+pub use secret::{load_or_create_secret, load_or_create_url_secret};
 
 /// A presigned request: the URL, the method it authorises, the headers the client must send, and
 /// when it stops working.
@@ -211,7 +211,7 @@ impl StorageService {
     }
 
     /// The full key inside the physical bucket.
-    pub(crate) fn full_key(&self, purpose: BucketPurpose, key: &str) -> Result<String, StorageError> {
+    pub fn full_key(&self, purpose: BucketPurpose, key: &str) -> Result<String, StorageError> {
         validate_key(key)?;
         let location = self.location(purpose);
         let full = if location.prefix.is_empty() { key.to_owned() } else { format!("{}/{key}", location.prefix) };

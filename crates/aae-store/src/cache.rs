@@ -1,6 +1,6 @@
-//! The shared cache: Redis (`redis.url`) holding conversation state and the counters behind
-//! rate limits, shared by every server instance (seed 000 "Implement Redis failover and local
-//! state backup").
+//! The shared cache: Redis (`redis.url`) holding conversation state and the counters and token
+//! buckets (`cache/bucket.rs`) behind rate limits, shared by every server instance (seed 000
+//! "Implement Redis failover and local state backup").
 //!
 //! Redis is never the source of truth. Every operation has a bounded time (`redis.timeout_ms`);
 //! a failure marks Redis down, logs it once, and from then on callers get a miss (`None`) at
@@ -25,7 +25,9 @@ use secrecy::ExposeSecret;
 
 use crate::error::{StoreError, StoreResult};
 
+mod bucket;
 mod conversations;
+pub use bucket::BucketDecision;
 pub use conversations::CachedConversations;
 
 /// The shared cache; cheap to clone. [`SharedCache::disabled`] when no Redis is configured.

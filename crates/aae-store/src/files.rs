@@ -1,6 +1,7 @@
 //! File metadata (seed 002 `file_metadata`): where each stored object is and whose it is. The bytes
 //! live in object storage (`aae-storage`); this store records the bucket, key, size, type and
-//! version of each.
+//! version of each. A presigned upload is recorded `pending` before the client sends the bytes
+//! and [`FileStore::confirm`]ed once the object exists (`0004_auth`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,7 +10,18 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreResult};
+use crate::jobs::string_enum;
 use crate::row::SqlRow;
+
+string_enum! {
+    /// Whether the object is known to exist.
+    FileStatus, "file" {
+        /// Recorded before its bytes arrive (a presigned upload); [`FileStore::confirm`] ends it.
+        Pending = "pending",
+        /// The object exists (the default).
+        Confirmed = "confirmed",
+    }
+}
 
 /// A file metadata record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +50,8 @@ pub struct FileRecord {
     pub metadata: Value,
     /// Recorded.
     pub created_at: DateTime<Utc>,
+    /// Pending (a presigned upload not confirmed yet) or confirmed.
+    pub status: FileStatus,
 }
 
 /// A file to record.
@@ -63,10 +77,12 @@ pub struct NewFile {
     pub version_id: Option<String>,
     /// Metadata.
     pub metadata: Value,
+    /// `Pending` for a presigned upload whose bytes have not arrived; `Confirmed` otherwise.
+    pub status: FileStatus,
 }
 
 impl NewFile {
-    /// A file with only its type and location.
+    /// A confirmed file with only its type and location.
     pub fn new(file_type: impl Into<String>, bucket: impl Into<String>, key: impl Into<String>) -> Self {
         Self {
             user_id: None,
@@ -79,6 +95,7 @@ impl NewFile {
             content_type: None,
             version_id: None,
             metadata: Value::Null,
+            status: FileStatus::Confirmed,
         }
     }
 
@@ -86,10 +103,7 @@ impl NewFile {
         if self.file_type.is_empty() || self.s3_bucket.is_empty() || self.s3_key.is_empty() {
             return Err(StoreError::invalid("file", "file_type, s3_bucket and s3_key must not be empty"));
         }
-        if self.file_size.is_some_and(|size| size < 0) {
-            return Err(StoreError::invalid("file", "file_size must not be negative"));
-        }
-        Ok(())
+        check_size(self.file_size)
     }
 }
 
@@ -102,6 +116,17 @@ pub trait FileStore: Send + Sync {
 
     /// The record; `NotFound` otherwise.
     async fn get(&self, id: Uuid) -> StoreResult<FileRecord>;
+
+    /// Marks the file `confirmed` (its upload finished) and sets the size, type and version
+    /// the object store reported; a `None` keeps the recorded value. Confirming a confirmed file
+    /// only updates those fields. `NotFound` when missing; `Invalid` for a negative size.
+    async fn confirm(
+        &self,
+        id: Uuid,
+        file_size: Option<i64>,
+        content_type: Option<&str>,
+        version_id: Option<&str>,
+    ) -> StoreResult<FileRecord>;
 
     /// The newest record of the object at `bucket`/`key`, if any.
     async fn find_by_key(&self, bucket: &str, key: &str) -> StoreResult<Option<FileRecord>>;
@@ -117,7 +142,23 @@ pub trait FileStore: Send + Sync {
 }
 
 pub(crate) const FILE_COLUMNS: &str = "id, user_id, job_id, file_type, original_filename, s3_bucket, s3_key, \
-     file_size, content_type, version_id, metadata, created_at";
+     file_size, content_type, version_id, metadata, created_at, status";
+
+/// Confirms file `$1`, setting size `$2`, type `$3` and version `$4` where not NULL.
+pub(crate) fn confirm_sql() -> String {
+    format!(
+        "UPDATE file_metadata SET status = 'confirmed', file_size = COALESCE($2, file_size), \
+         content_type = COALESCE($3, content_type), version_id = COALESCE($4, version_id) \
+         WHERE id = $1 RETURNING {FILE_COLUMNS}"
+    )
+}
+
+pub(crate) fn check_size(file_size: Option<i64>) -> StoreResult<()> {
+    if file_size.is_some_and(|size| size < 0) {
+        return Err(StoreError::invalid("file", "file_size must not be negative"));
+    }
+    Ok(())
+}
 
 pub(crate) fn file_from_row(row: &impl SqlRow) -> StoreResult<FileRecord> {
     Ok(FileRecord {
@@ -133,5 +174,6 @@ pub(crate) fn file_from_row(row: &impl SqlRow) -> StoreResult<FileRecord> {
         version_id: row.opt_text("version_id")?,
         metadata: row.json("metadata")?,
         created_at: row.opt_time("created_at")?.unwrap_or_default(),
+        status: row.text("status")?.parse().map_err(|e: StoreError| StoreError::corrupt("file", e.message))?,
     })
 }

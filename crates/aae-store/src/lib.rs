@@ -1,11 +1,12 @@
-//! AAE's records: users, model preferences, the credit ledger, jobs and the job queue, file
-//! metadata, campaigns, documents and their chunks, conversations and messages, and usage.
+//! AAE's records: users, local credentials and refresh tokens, model preferences, the credit
+//! ledger, jobs and the job queue, file metadata, campaigns, documents and their chunks,
+//! conversations and messages, and usage.
 //!
-//! Each aggregate is one `Send + Sync` trait in its own module ([`UserStore`], [`PreferenceStore`],
-//! [`CreditLedger`], [`JobStore`], [`FileStore`], [`CampaignStore`], [`DocumentStore`],
-//! [`ConversationStore`], [`UsageStore`]), implemented by a backend per engine in mirrored files:
-//! `sqlite/*.rs` (the default: `{data_dir}/aae.db`, WAL) and `postgres/*.rs` (when
-//! `database.url` is `postgres://…`; seed 002's tables with their columns and types). [`open`]
+//! Each aggregate is one `Send + Sync` trait in its own module ([`UserStore`], [`AuthStore`],
+//! [`PreferenceStore`], [`CreditLedger`], [`JobStore`], [`FileStore`], [`CampaignStore`],
+//! [`DocumentStore`], [`ConversationStore`], [`UsageStore`]), implemented by a backend per engine
+//! in mirrored files: `sqlite/*.rs` (the default: `{data_dir}/aae.db`, WAL) and `postgres/*.rs`
+//! (when `database.url` is `postgres://…`; seed 002's tables with their columns and types). [`open`]
 //! builds the pool from [`aae_config::DatabaseConfig`], applies the migrations under
 //! `migrations/{sqlite,postgres}/` (tracked, so a second run does nothing) and returns
 //! [`Records`], one `Arc<dyn …>` per trait. Campaigns can instead live in a DynamoDB table
@@ -14,6 +15,7 @@
 //! This crate owns the schema and the SQL. It does not run jobs (workers live in `aae-jobs`),
 //! price model calls, or store bytes (`aae-storage` does); callers pass ids in.
 
+pub mod auth;
 pub mod cache;
 pub mod campaigns;
 pub mod conversations;
@@ -33,7 +35,8 @@ mod sqlite;
 pub mod usage;
 pub mod users;
 
-pub use cache::{CacheStatus, CachedConversations, SharedCache};
+pub use auth::{AuthStore, MAX_TOKEN_HASH_LEN, RefreshToken};
+pub use cache::{BucketDecision, CacheStatus, CachedConversations, SharedCache};
 pub use campaigns::{Campaign, CampaignStats, CampaignStatus, CampaignStore, Page};
 pub use conversations::{Conversation, ConversationStore, Message, MessageRole, NewMessage};
 pub use credits::{Balance, CreditLedger, EntryKind, LedgerEntry, MICROS_PER_CREDIT, Settlement};
@@ -41,7 +44,7 @@ pub use documents::{Chunk, Document, DocumentStatus, DocumentStore, NewDocument}
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::{DynamoCampaignStore, DynamoOptions, TableReport};
 pub use error::{StoreError, StoreErrorKind, StoreResult};
-pub use files::{FileRecord, FileStore, NewFile};
+pub use files::{FileRecord, FileStatus, FileStore, NewFile};
 pub use import_redis::{ImportReport, SkippedKey};
 pub use jobs::{Backoff, Job, JobFilter, JobStatus, JobStore, NewJob, Priority};
 pub use preferences::{ModelPreference, PreferenceStore};

@@ -16,8 +16,8 @@ use crate::error::{StoreError, StoreErrorKind, StoreResult};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::{
-    CampaignStore, ConversationStore, CreditLedger, DocumentStore, FileStore, JobStore, PreferenceStore, UsageStore,
-    UserStore,
+    AuthStore, CampaignStore, ConversationStore, CreditLedger, DocumentStore, FileStore, JobStore, PreferenceStore,
+    UsageStore, UserStore,
 };
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -40,6 +40,8 @@ pub(crate) enum Pool {
 pub struct Records {
     /// Users.
     pub users: Arc<dyn UserStore>,
+    /// Local credentials and refresh tokens.
+    pub auth: Arc<dyn AuthStore>,
     /// Model preferences.
     pub preferences: Arc<dyn PreferenceStore>,
     /// The credit ledger.
@@ -230,6 +232,7 @@ impl Records {
     fn assemble<S>(store: Arc<S>, pool: Pool, kind: DatabaseKind, description: String) -> Self
     where
         S: UserStore
+            + AuthStore
             + PreferenceStore
             + CreditLedger
             + JobStore
@@ -242,6 +245,7 @@ impl Records {
     {
         Self {
             users: store.clone(),
+            auth: store.clone(),
             preferences: store.clone(),
             credits: store.clone(),
             jobs: store.clone(),

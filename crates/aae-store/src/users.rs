@@ -134,6 +134,12 @@ pub trait UserStore: Send + Sync {
     /// The user with the identity provider subject `subject`; `NotFound` otherwise.
     async fn get_by_subject(&self, subject: &str) -> StoreResult<User>;
 
+    /// The users whose email matches `email` ignoring case (ASCII letters on both engines;
+    /// PostgreSQL's `lower` folds other letters too), oldest first. Emails are not unique (users
+    /// of different identity providers may share one), so this may return several; empty when
+    /// none.
+    async fn find_by_email(&self, email: &str) -> StoreResult<Vec<User>>;
+
     /// Applies `update` and returns the new record; `NotFound` when the user does not exist.
     async fn update(&self, id: Uuid, update: UserUpdate) -> StoreResult<User>;
 
@@ -141,8 +147,8 @@ pub trait UserStore: Send + Sync {
     /// `limit`.
     async fn list(&self, limit: u32, offset: u64) -> StoreResult<Vec<User>>;
 
-    /// Deletes the user and what only it owns (preferences, credits, conversations, documents,
-    /// usage). `NotFound` when missing; `Conflict` while jobs or files still reference it.
+    /// Deletes the user and what only it owns (local credentials, refresh tokens, preferences,
+    /// credits, conversations, documents, usage). `NotFound` when missing; `Conflict` while jobs or files still reference it.
     async fn delete(&self, id: Uuid) -> StoreResult<()>;
 }
 

@@ -5,6 +5,7 @@
 //! - [`moto()`]: a handle to the shared moto server (S3, DynamoDB, Cognito, ...), which it starts
 //!   through `scripts/test-servers.sh` when nothing answers;
 //! - [`dynalite()`]: a handle to the shared dynalite server (DynamoDB on Node), started the same way;
+//! - [`CognitoPool`]: a Cognito user pool on moto with users, groups and real RS256 tokens;
 //! - [`RedisServer`]: a private `redis-server` a test may kill and start again;
 //! - [`TestDatabase`]: a fresh SQLite or PostgreSQL record database per test, dropped after it;
 //! - [`FaultProxy`]: an HTTP/1.1 reverse proxy that injects S3 errors, resets, latency and
@@ -17,6 +18,7 @@
 //!
 //! All test credentials are [`ACCESS_KEY`] / [`SECRET_KEY`] in [`REGION`].
 
+mod cognito;
 mod database;
 mod dynalite;
 mod fake_models;
@@ -25,6 +27,7 @@ mod moto;
 mod redis_server;
 mod s3s_fs;
 
+pub use cognito::{CognitoPool, CognitoTokens};
 pub use database::{DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Engine, TestDatabase, admin_database_url};
 pub use dynalite::{DEFAULT_DYNALITE_ENDPOINT, DYNALITE_ENDPOINT_ENV, Dynalite, dynalite, unique_table};
 pub use fake_models::{FakeModelServer, FakeReply, FakeToolCall, RecordedRequest};

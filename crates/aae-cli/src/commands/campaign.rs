@@ -11,16 +11,14 @@ use std::time::Duration;
 use aae_agents::mcp::McpClients;
 use aae_agents::tools::load_brief;
 use aae_config::Config;
-use aae_jobs::kinds::{CAMPAIGN_KIND, CampaignJob, CampaignJobInput};
+use aae_jobs::campaigns::{CampaignOwner, create_campaign, delete_campaign, resume_campaign};
+use aae_jobs::kinds::CampaignJob;
 use aae_jobs::{Handlers, Worker, WorkerOptions};
 use aae_models::{Accounting, ModelRouter};
 use aae_storage::StorageService;
-use aae_storage::layout::campaign_prefix;
-use aae_store::{Campaign, CampaignStatus, JobFilter, JobStatus, MICROS_PER_CREDIT, NewJob, Priority, Records};
-use aae_types::BucketPurpose;
+use aae_store::{Campaign, CampaignStatus, JobStatus, MICROS_PER_CREDIT, Records};
 use aae_types::CampaignBrief;
 use anyhow::Context;
-use chrono::Utc;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -47,11 +45,6 @@ pub async fn run(command: CampaignCommand, config: Config) -> anyhow::Result<Exi
     result
 }
 
-/// Seed 003's id format: `campaign_YYYYMMDD_HHMMSS_ffffff`.
-fn new_campaign_id() -> String {
-    Utc::now().format("campaign_%Y%m%d_%H%M%S_%6f").to_string()
-}
-
 /// Makes the brief's relative logo and document paths absolute (against the brief's folder),
 /// so the job finds them whatever its working directory.
 fn absolute_paths(mut brief: CampaignBrief, brief_path: &Path) -> anyhow::Result<CampaignBrief> {
@@ -74,11 +67,9 @@ async fn create(
 ) -> anyhow::Result<ExitCode> {
     let brief = load_brief(&args.brief)?;
     let brief = absolute_paths(brief, &args.brief)?;
-    let campaign_id = new_campaign_id();
-    let mut campaign = Campaign::new(&campaign_id, &args.user, &brief.name);
-    campaign.campaign_brief = serde_json::to_value(&brief)?;
-    records.campaigns.put(&campaign).await?;
-    let job = enqueue(records, &campaign_id, brief).await?;
+    let owner = CampaignOwner { label: args.user.clone(), ..CampaignOwner::default() };
+    let (campaign, job) = create_campaign(records, brief, &owner).await?;
+    let campaign_id = campaign.campaign_id;
     if !args.json {
         eprintln!("campaign {campaign_id} created (job {job})");
     }
@@ -89,21 +80,6 @@ async fn create(
         return Ok(ExitCode::SUCCESS);
     }
     run_to_end(config, records, storage, &campaign_id, job, args.json).await
-}
-
-async fn enqueue(records: &Records, campaign_id: &str, brief: CampaignBrief) -> anyhow::Result<Uuid> {
-    let topic = format!("campaign {}", brief.name);
-    let input = CampaignJobInput { campaign_id: campaign_id.to_owned(), brief, user_id: None, preference: None };
-    let job = records
-        .jobs
-        .enqueue(NewJob {
-            description: Some(format!("campaign {campaign_id}")),
-            configuration: serde_json::to_value(&input)?,
-            priority: Priority::Normal,
-            ..NewJob::new(CAMPAIGN_KIND, topic)
-        })
-        .await?;
-    Ok(job.id)
 }
 
 /// The `campaign` job kind as `aae campaign` and `aae worker` run it: the model router with usage
@@ -275,14 +251,8 @@ async fn list(records: &Records, user: &str, status: Option<&str>, limit: u32, j
 }
 
 async fn delete(records: &Records, storage: &StorageService, id: &str) -> anyhow::Result<()> {
-    records.campaigns.get(id).await?;
-    let prefix = campaign_prefix(id)?;
-    let objects = storage.list(BucketPurpose::CampaignOutputs, &prefix, usize::MAX).await?;
-    for object in &objects {
-        storage.delete(BucketPurpose::CampaignOutputs, &object.key).await?;
-    }
-    records.campaigns.delete(id).await?;
-    println!("deleted campaign {id} and {} stored objects", objects.len());
+    let deleted = delete_campaign(records, storage, id).await?;
+    println!("deleted campaign {id} and {} stored objects", deleted.objects);
     Ok(())
 }
 
@@ -295,14 +265,8 @@ async fn resume(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let campaign = records.campaigns.get(id).await?;
-    anyhow::ensure!(
-        campaign.status != CampaignStatus::Completed,
-        "campaign {id} is already completed; nothing to resume"
-    );
-    let brief: CampaignBrief = serde_json::from_value(campaign.campaign_brief.clone())
-        .with_context(|| format!("campaign {id} has no usable brief"))?;
-    let cancelled = cancel_other_jobs(records, id).await?;
-    let job = enqueue(records, id, brief).await?;
+    let owner = CampaignOwner { label: campaign.user_id.clone(), ..CampaignOwner::default() };
+    let (job, cancelled) = resume_campaign(records, &campaign, &owner).await?;
     if !json {
         eprintln!("campaign {id} resumed (job {job}; {cancelled} unfinished earlier job(s) cancelled)");
     }
@@ -310,26 +274,4 @@ async fn resume(
         return Ok(ExitCode::SUCCESS);
     }
     run_to_end(config, records, storage, id, job, json).await
-}
-
-/// Cancels the campaign's other unfinished jobs. A worker that died mid-run leaves its job
-/// `running` until the lease expires; it would then be leased again and run beside the resumed
-/// one.
-async fn cancel_other_jobs(records: &Records, campaign_id: &str) -> anyhow::Result<usize> {
-    let mut cancelled = 0;
-    for status in [JobStatus::Queued, JobStatus::Running] {
-        let filter = JobFilter {
-            kind: Some(CAMPAIGN_KIND.to_owned()),
-            status: Some(status),
-            limit: 1000,
-            ..JobFilter::default()
-        };
-        for job in records.jobs.list(&filter).await? {
-            if job.configuration.get("campaign_id").and_then(Value::as_str) == Some(campaign_id) {
-                records.jobs.cancel(job.id).await?;
-                cancelled += 1;
-            }
-        }
-    }
-    Ok(cancelled)
 }

@@ -11,6 +11,7 @@ mod migrate;
 mod models;
 mod serve;
 mod storage;
+mod users;
 mod worker;
 
 use std::process::ExitCode;
@@ -46,6 +47,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Generate(command) => generate::run(&config, command).await,
         Command::Campaign(command) => campaign::run(command, config).await,
         Command::Mcp(command) => mcp::run(command, config).await,
+        Command::Users(command) => users::run(command, config).await,
         Command::Db(DbCommand::Migrate { json }) => db::migrate(config, json).await,
         Command::Db(DbCommand::ImportRedis { url, pattern, json }) => {
             db::import_redis(config, url, &pattern, json).await

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use aae_config::{Config, ModelPrice};
-use aae_types::{ModelEntry, Provider};
+use aae_types::ModelEntry;
 
 /// One row of the listing.
 #[derive(Debug, serde::Serialize)]
@@ -102,7 +102,7 @@ pub async fn fetch(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn row<'a>(config: &Config, entry: &'a ModelEntry) -> Row<'a> {
-    let (available, availability) = availability(config, entry);
+    let (available, availability) = aae_models::availability(config, entry);
     Row {
         provider: entry.provider.as_str(),
         model: &entry.name,
@@ -113,37 +113,6 @@ fn row<'a>(config: &Config, entry: &'a ModelEntry) -> Row<'a> {
         availability,
         price: config.prices.get(&entry.key()).copied(),
     }
-}
-
-/// Whether the provider is configured, and if not, what configures it. The embedded models are
-/// available when their weights are in place (a cheap size check, not the sha256).
-fn availability(config: &Config, entry: &ModelEntry) -> (bool, String) {
-    let provider = entry.provider;
-    if provider == Provider::Local {
-        let kind = match entry.kind {
-            aae_types::ModelKind::Embedding => aae_local::LocalModelKind::Embedding,
-            _ => aae_local::LocalModelKind::Chat,
-        };
-        return match aae_local::require(&config.models_dir(), kind) {
-            Ok(()) => (true, "embedded".to_owned()),
-            Err(_) => (false, "run aae models fetch".to_owned()),
-        };
-    }
-    if config.provider_configured(provider) {
-        let how = match provider {
-            Provider::OpenaiCompatible => "configured (base_url)".to_owned(),
-            _ => "configured".to_owned(),
-        };
-        return (true, how);
-    }
-    let hint = match provider {
-        Provider::Gemini => "set AAE__PROVIDERS__GEMINI__API_KEY",
-        Provider::Bedrock => "set AAE__PROVIDERS__BEDROCK__ENABLED=true",
-        Provider::Sagemaker => "set AAE__PROVIDERS__SAGEMAKER__ENABLED=true",
-        Provider::OpenaiCompatible => "set AAE__PROVIDERS__OPENAI_COMPATIBLE__BASE_URL",
-        Provider::Local => "",
-    };
-    (false, hint.to_owned())
 }
 
 fn describe_price(price: &ModelPrice) -> String {

@@ -1,5 +1,6 @@
-//! The HMAC key of local signed URLs: `server.url_signing_secret`, or a random key generated once
-//! and kept in `{data_dir}/secrets/url-signing.key` (mode 0600).
+//! Generated secrets: the HMAC key of local signed URLs (`server.url_signing_secret`, or a random
+//! key generated once and kept in `{data_dir}/secrets/url-signing.key`, mode 0600) and any other
+//! key kept the same way ([`load_or_create_secret`]).
 
 use std::io::Write;
 
@@ -21,8 +22,14 @@ pub fn load_or_create_url_secret(config: &Config) -> Result<Vec<u8>, StorageErro
         }
         return Ok(secret.as_bytes().to_vec());
     }
-    let dir = config.data_dir.join("secrets");
-    let path = dir.join("url-signing.key");
+    load_or_create_secret(&config.data_dir, "url-signing")
+}
+
+/// The 32-byte random key kept in `{data_dir}/secrets/{name}.key` (hex, mode 0600), created on
+/// first use. Concurrent first uses by several processes all end up with the same key.
+pub fn load_or_create_secret(data_dir: &std::path::Path, name: &str) -> Result<Vec<u8>, StorageError> {
+    let dir = data_dir.join("secrets");
+    let path = dir.join(format!("{name}.key"));
     let fail = |what: &str, e: std::io::Error| {
         StorageError::new(
             StorageErrorKind::Internal,
@@ -46,7 +53,7 @@ pub fn load_or_create_url_secret(config: &Config) -> Result<Vec<u8>, StorageErro
     rand::thread_rng().fill_bytes(&mut key);
     // Write a temporary file, then link it into place: readers never see a partial key, and
     // when two processes race, both end up using the one that was linked first.
-    let tmp = dir.join(format!("url-signing.key.{}.tmp", hex::encode(&key[..8])));
+    let tmp = dir.join(format!("{name}.key.{}.tmp", hex::encode(&key[..8])));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -58,7 +65,7 @@ pub fn load_or_create_url_secret(config: &Config) -> Result<Vec<u8>, StorageErro
     let _ = std::fs::remove_file(&tmp);
     match linked {
         Ok(()) => Ok(key),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_url_secret(config),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_secret(data_dir, name),
         Err(e) => Err(fail("create", e)),
     }
 }

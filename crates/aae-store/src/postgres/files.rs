@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{PgStore, id, json, now, opt_id};
 use crate::error::{SqlxResultExt, StoreError, StoreResult};
-use crate::files::{FILE_COLUMNS, FileRecord, FileStore, NewFile, file_from_row};
+use crate::files::{FILE_COLUMNS, FileRecord, FileStore, NewFile, check_size, confirm_sql, file_from_row};
 
 const ENTITY: &str = "file";
 
@@ -15,7 +15,7 @@ impl FileStore for PgStore {
     async fn create(&self, file: NewFile) -> StoreResult<FileRecord> {
         file.check()?;
         let sql = format!(
-            "INSERT INTO file_metadata ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+            "INSERT INTO file_metadata ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              RETURNING {FILE_COLUMNS}"
         );
         let row: PgRow = sqlx::query(&sql)
@@ -31,6 +31,7 @@ impl FileStore for PgStore {
             .bind(&file.version_id)
             .bind(json(&file.metadata))
             .bind(now())
+            .bind(file.status.as_str())
             .fetch_one(&self.pool)
             .await
             .on(ENTITY)?;
@@ -40,6 +41,25 @@ impl FileStore for PgStore {
     async fn get(&self, file_id: Uuid) -> StoreResult<FileRecord> {
         let sql = format!("SELECT {FILE_COLUMNS} FROM file_metadata WHERE id = $1");
         let row: Option<PgRow> = sqlx::query(&sql).bind(id(file_id)).fetch_optional(&self.pool).await.on(ENTITY)?;
+        row.map(|r| file_from_row(&r)).transpose()?.ok_or_else(|| StoreError::not_found(ENTITY, file_id))
+    }
+
+    async fn confirm(
+        &self,
+        file_id: Uuid,
+        file_size: Option<i64>,
+        content_type: Option<&str>,
+        version_id: Option<&str>,
+    ) -> StoreResult<FileRecord> {
+        check_size(file_size)?;
+        let row: Option<PgRow> = sqlx::query(&confirm_sql())
+            .bind(id(file_id))
+            .bind(file_size)
+            .bind(content_type)
+            .bind(version_id)
+            .fetch_optional(&self.pool)
+            .await
+            .on(ENTITY)?;
         row.map(|r| file_from_row(&r)).transpose()?.ok_or_else(|| StoreError::not_found(ENTITY, file_id))
     }
 

@@ -67,6 +67,12 @@ impl UserStore for PgStore {
         row.map(|r| user_from_row(&r)).transpose()?.ok_or_else(|| StoreError::not_found("user", subject))
     }
 
+    async fn find_by_email(&self, email: &str) -> StoreResult<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1) ORDER BY created_at, id");
+        let rows: Vec<PgRow> = sqlx::query(&sql).bind(email).fetch_all(&self.pool).await.on("user")?;
+        rows.iter().map(user_from_row).collect()
+    }
+
     async fn update(&self, user_id: Uuid, update: UserUpdate) -> StoreResult<User> {
         if update.email.as_deref().is_some_and(|e| e.trim().is_empty()) {
             return Err(StoreError::invalid("user", "email must not be empty"));

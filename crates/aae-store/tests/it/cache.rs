@@ -133,3 +133,49 @@ async fn entries_cached_before_an_outage_are_not_served_after_it() {
     assert!(records.cache.status().available);
     assert_eq!(texts(&reader, id).await.last().map(String::as_str), Some("while paused"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_buckets_are_shared_through_redis_and_absent_without_it() {
+    let mut server = RedisServer::start().unwrap();
+    let (a, b) = (cache_for(&server, "t5:"), cache_for(&server, "t5:"));
+    // Capacity 3, one token a second: three requests pass, from either instance, the fourth waits.
+    let mut remaining = Vec::new();
+    for cache in [&a, &b, &a] {
+        let decision = cache.take_token("user-1", 3, 1.0).await.unwrap();
+        assert!(decision.allowed && decision.retry_after.is_zero(), "{decision:?}");
+        remaining.push(decision.remaining);
+    }
+    assert_eq!(remaining, [2, 1, 0]);
+    let denied = b.take_token("user-1", 3, 1.0).await.unwrap();
+    assert!(!denied.allowed && denied.remaining == 0, "{denied:?}");
+    assert!(
+        denied.retry_after > Duration::ZERO && denied.retry_after <= Duration::from_secs(1),
+        "at most one refill interval: {denied:?}"
+    );
+    assert!(a.take_token("user-2", 3, 1.0).await.unwrap().allowed, "one bucket per key");
+    assert!(cache_for(&server, "other:").take_token("user-1", 3, 1.0).await.unwrap().allowed, "and per prefix");
+
+    let mut redis = raw(&server).await;
+    let ttl: i64 = redis::cmd("PTTL").arg("t5:bucket:user-1").query_async(&mut redis).await.unwrap();
+    assert!(ttl > 0 && ttl <= 3_000, "the bucket expires once it would be full again: {ttl}");
+
+    tokio::time::sleep(denied.retry_after).await;
+    let again = a.take_token("user-1", 3, 1.0).await.unwrap();
+    assert!(again.allowed, "a token is back after retry_after: {again:?}");
+
+    // Redis forgot the script (restart, SCRIPT FLUSH): EVALSHA fails with NOSCRIPT, EVAL runs it.
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut redis).await.unwrap();
+    let after_flush = b.take_token("user-1", 3, 1.0).await.unwrap();
+    assert!(!after_flush.allowed, "the bucket state survived: {after_flush:?}");
+    let stats: String = redis::cmd("INFO").arg("commandstats").query_async(&mut redis).await.unwrap();
+    let eval_calls = stats.lines().find_map(|l| l.strip_prefix("cmdstat_eval:calls=")).map(|l| l.split(',').next());
+    assert_eq!(eval_calls, Some(Some("2")), "the full script is sent only when redis lacks it: {stats}");
+
+    server.kill();
+    let started = std::time::Instant::now();
+    assert_eq!(a.take_token("user-1", 3, 1.0).await, None, "the caller falls back to its own bucket");
+    assert_eq!(a.take_token("user-1", 3, 1.0).await, None);
+    assert!(started.elapsed() < Duration::from_secs(1), "no waiting on a dead redis: {:?}", started.elapsed());
+    assert!(!a.status().available);
+    assert_eq!(SharedCache::disabled().take_token("user-1", 3, 1.0).await, None);
+}

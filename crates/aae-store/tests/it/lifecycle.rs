@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use aae_store::{
-    Chunk, DocumentStatus, MessageRole, NewDocument, NewFile, NewJob, NewMessage, NewUsage, StoreErrorKind,
+    Chunk, DocumentStatus, FileStatus, MessageRole, NewDocument, NewFile, NewJob, NewMessage, NewUsage, StoreErrorKind,
 };
 use chrono::Utc;
 use serde_json::json;
@@ -50,6 +50,42 @@ async fn file_metadata_round_trip(db: &TestDb) {
     );
     files.delete(stored.id).await.unwrap();
     assert_eq!(files.get(stored.id).await.unwrap_err().kind, StoreErrorKind::NotFound);
+}
+
+async fn presigned_uploads_are_pending_until_confirmed(db: &TestDb) {
+    let files = &db.records.files;
+    let alice = user(db, "alice").await;
+    assert_eq!(NewFile::new("upload", "b", "k").status, FileStatus::Confirmed, "the default");
+    let mut new = NewFile::new("upload", "dev-aae-uploads", format!("users/{}/uploads/photo.png", alice.id));
+    new.user_id = Some(alice.id);
+    new.status = FileStatus::Pending;
+    new.content_type = Some("application/octet-stream".into());
+    new.version_id = Some("v0".into());
+    let pending = files.create(new).await.unwrap();
+    assert_eq!((pending.status, pending.file_size), (FileStatus::Pending, None));
+    assert_eq!(files.get(pending.id).await.unwrap().status, FileStatus::Pending);
+
+    let confirmed = files.confirm(pending.id, Some(2_048), Some("image/png"), None).await.unwrap();
+    assert_eq!(confirmed.status, FileStatus::Confirmed);
+    assert_eq!(
+        (confirmed.file_size, confirmed.content_type.as_deref(), confirmed.version_id.as_deref()),
+        (Some(2_048), Some("image/png"), Some("v0")),
+        "`None` keeps the recorded value"
+    );
+    assert_eq!(
+        (confirmed.id, confirmed.created_at, &confirmed.s3_key),
+        (pending.id, pending.created_at, &pending.s3_key)
+    );
+    assert_eq!(files.get(pending.id).await.unwrap(), confirmed);
+    let again = files.confirm(pending.id, None, None, Some("v1")).await.unwrap();
+    assert_eq!(
+        (again.status, again.file_size, again.version_id.as_deref()),
+        (FileStatus::Confirmed, Some(2_048), Some("v1"))
+    );
+    assert_eq!(files.confirm(Uuid::new_v4(), None, None, None).await.unwrap_err().kind, StoreErrorKind::NotFound);
+    assert_eq!(files.confirm(pending.id, Some(-1), None, None).await.unwrap_err().kind, StoreErrorKind::Invalid);
+    assert_eq!("pending".parse::<FileStatus>().unwrap(), FileStatus::Pending);
+    assert_eq!(serde_json::to_value(FileStatus::Confirmed).unwrap(), json!("confirmed"));
 }
 
 async fn documents_and_chunks(db: &TestDb) {
@@ -187,6 +223,7 @@ async fn usage_is_summarised_per_model(db: &TestDb) {
 
 crate::conformance!(
     file_metadata_round_trip,
+    presigned_uploads_are_pending_until_confirmed,
     documents_and_chunks,
     conversations_keep_tool_calls_in_order,
     usage_is_summarised_per_model,

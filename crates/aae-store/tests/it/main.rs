@@ -8,6 +8,7 @@
 
 mod support;
 
+mod auth;
 mod cache;
 mod campaigns;
 mod credits;

@@ -65,4 +65,17 @@ async fn preferences_are_set_replaced_and_cleared(db: &TestDb) {
     assert_eq!(prefs.get(alice.id).await.unwrap(), None);
 }
 
-crate::conformance!(users_round_trip, preferences_are_set_replaced_and_cleared);
+async fn users_are_found_by_email_ignoring_case(db: &TestDb) {
+    let users = &db.records.users;
+    let first = users.create(NewUser::new("local|1", "Alice@Example.com")).await.unwrap();
+    let second = users.create(NewUser::new("cognito|2", "alice@example.COM")).await.unwrap();
+    users.create(NewUser::new("local|3", "bob@example.com")).await.unwrap();
+    let found = users.find_by_email("ALICE@example.com").await.unwrap();
+    assert_eq!(found.iter().map(|u| u.id).collect::<Vec<_>>(), vec![first.id, second.id], "oldest first");
+    assert_eq!(found[0].email, "Alice@Example.com", "stored as given");
+    assert_eq!(users.find_by_email("bob@example.com").await.unwrap().len(), 1);
+    assert!(users.find_by_email("carol@example.com").await.unwrap().is_empty());
+    assert!(users.find_by_email("alice@example").await.unwrap().is_empty(), "whole addresses only");
+}
+
+crate::conformance!(users_round_trip, preferences_are_set_replaced_and_cleared, users_are_found_by_email_ignoring_case);
