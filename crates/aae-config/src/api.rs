@@ -145,11 +145,9 @@ impl CognitoConfig {
     pub fn expected_issuer(&self, fallback_region: Option<&str>) -> String {
         match &self.issuer {
             Some(issuer) => issuer.trim_end_matches('/').to_owned(),
-            None => format!(
-                "https://cognito-idp.{}.amazonaws.com/{}",
-                self.pool_region(fallback_region),
-                self.user_pool_id
-            ),
+            None => {
+                format!("https://cognito-idp.{}.amazonaws.com/{}", self.pool_region(fallback_region), self.user_pool_id)
+            }
         }
     }
 
@@ -236,19 +234,12 @@ impl RateLimitsConfig {
     }
 }
 
-pub(crate) fn validate_api(
-    auth: &AuthConfig,
-    cors: &CorsConfig,
-    limits: &RateLimitsConfig,
-) -> Result<(), ConfigError> {
+pub(crate) fn validate_api(auth: &AuthConfig, cors: &CorsConfig, limits: &RateLimitsConfig) -> Result<(), ConfigError> {
     if !(60..=86_400).contains(&auth.access_token_ttl_secs) {
         return Err(ConfigError::invalid("auth.access_token_ttl_secs", "must be between 60 and 86400 seconds"));
     }
     if auth.refresh_token_ttl_secs < auth.access_token_ttl_secs {
-        return Err(ConfigError::invalid(
-            "auth.refresh_token_ttl_secs",
-            "must be at least auth.access_token_ttl_secs",
-        ));
+        return Err(ConfigError::invalid("auth.refresh_token_ttl_secs", "must be at least auth.access_token_ttl_secs"));
     }
     if !(8..=128).contains(&auth.min_password_length) {
         return Err(ConfigError::invalid("auth.min_password_length", "must be between 8 and 128"));
@@ -290,7 +281,10 @@ pub(crate) fn validate_api(
             continue;
         }
         let parsed = url::Url::parse(origin).map_err(|e| {
-            ConfigError::invalid("cors.origins", format!("`{origin}` is not an origin ({e}); example: https://app.example.com"))
+            ConfigError::invalid(
+                "cors.origins",
+                format!("`{origin}` is not an origin ({e}); example: https://app.example.com"),
+            )
         })?;
         if parsed.path() != "/" || origin.ends_with('/') || parsed.query().is_some() {
             return Err(ConfigError::invalid(

@@ -139,8 +139,12 @@ pub async fn delete_campaign(
 pub async fn campaign_jobs(records: &Records, campaign_id: &str) -> Result<Vec<aae_store::Job>, StoreError> {
     let mut jobs = Vec::new();
     for status in [JobStatus::Queued, JobStatus::Running] {
-        let filter =
-            JobFilter { kind: Some(CAMPAIGN_KIND.to_owned()), status: Some(status), limit: 1000, ..JobFilter::default() };
+        let filter = JobFilter {
+            kind: Some(CAMPAIGN_KIND.to_owned()),
+            status: Some(status),
+            limit: 1000,
+            ..JobFilter::default()
+        };
         for job in records.jobs.list(&filter).await? {
             if job.configuration.get("campaign_id").and_then(Value::as_str) == Some(campaign_id) {
                 jobs.push(job);

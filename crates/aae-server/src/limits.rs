@@ -89,9 +89,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_local_bucket_allows_its_burst_then_says_when_to_retry() {
-        let mut config = RateLimitsConfig::default();
-        config.requests_per_minute = 60;
-        config.burst = 3;
+        let config = RateLimitsConfig { requests_per_minute: 60, burst: 3, ..RateLimitsConfig::default() };
         let limiter = RateLimiter::new(config, SharedCache::disabled());
         for _ in 0..3 {
             limiter.check("default", "u1").await.expect("within the burst");

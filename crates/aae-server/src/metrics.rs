@@ -92,7 +92,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let mut registry = Registry::default();
     let requests = Family::<HttpLabels, Counter>::default();
     registry.register("aae_http_requests", "HTTP requests by route template and status", requests.clone());
-    let durations = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+    let durations = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+        latency_histogram as fn() -> Histogram,
+    );
     registry.register("aae_http_request_duration_seconds", "HTTP request latency", durations.clone());
     let errors = Family::<CodeLabels, Counter>::default();
     registry.register("aae_errors", "error responses by error code", errors.clone());
@@ -102,8 +104,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("aae_model_tokens", "model tokens by direction (input, output)", model_tokens.clone());
     let model_cost = Family::<ModelLabels, Counter<f64, std::sync::atomic::AtomicU64>>::default();
     registry.register("aae_model_cost_credits", "model cost in credits", model_cost.clone());
-    let model_latency =
-        Family::<ModelLabels, Histogram, fn() -> Histogram>::new_with_constructor(model_latency_histogram as fn() -> Histogram);
+    let model_latency = Family::<ModelLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+        model_latency_histogram as fn() -> Histogram,
+    );
     registry.register("aae_model_latency_seconds", "model call latency", model_latency.clone());
     let jobs = Family::<StatusLabels, Gauge>::default();
     registry.register("aae_jobs", "jobs in the queue by status (read when scraped)", jobs.clone());
@@ -133,7 +136,8 @@ pub fn render() -> String {
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16();
     METRICS.requests.get_or_create(&HttpLabels { method: method.clone(), route: route.clone(), status }).inc();

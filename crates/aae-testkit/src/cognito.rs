@@ -42,7 +42,8 @@ impl CognitoPool {
                 json!({"UserPoolId": pool.pool_id, "ClientName": "aae", "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}),
             )
             .await?;
-        pool.client_id = client["UserPoolClient"]["ClientId"].as_str().context("CreateUserPoolClient: no id")?.to_owned();
+        pool.client_id =
+            client["UserPoolClient"]["ClientId"].as_str().context("CreateUserPoolClient: no id")?.to_owned();
         Ok(pool)
     }
 
@@ -57,7 +58,13 @@ impl CognitoPool {
     }
 
     /// Creates a confirmed user with a permanent password, in `groups` (created as needed).
-    pub async fn create_user(&self, username: &str, email: &str, password: &str, groups: &[&str]) -> anyhow::Result<()> {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+        groups: &[&str],
+    ) -> anyhow::Result<()> {
         self.call(
             "AdminCreateUser",
             json!({"UserPoolId": self.pool_id, "Username": username, "MessageAction": "SUPPRESS",
@@ -72,8 +79,11 @@ impl CognitoPool {
         for group in groups {
             // A group that exists already is fine.
             let _ = self.call("CreateGroup", json!({"UserPoolId": self.pool_id, "GroupName": group})).await;
-            self.call("AdminAddUserToGroup", json!({"UserPoolId": self.pool_id, "Username": username, "GroupName": group}))
-                .await?;
+            self.call(
+                "AdminAddUserToGroup",
+                json!({"UserPoolId": self.pool_id, "Username": username, "GroupName": group}),
+            )
+            .await?;
         }
         Ok(())
     }

@@ -17,7 +17,9 @@ pub async fn run(command: UsersCommand, config: Config) -> anyhow::Result<ExitCo
     let users = records.users.find_by_email(email).await?;
     if users.is_empty() {
         records.close().await;
-        anyhow::bail!("no user has the email {email}; they must register (POST /api/v1/auth/register) or sign in once first");
+        anyhow::bail!(
+            "no user has the email {email}; they must register (POST /api/v1/auth/register) or sign in once first"
+        );
     }
     for user in users {
         let updated = records.users.update(user.id, UserUpdate { role: Some(role), ..UserUpdate::default() }).await?;

@@ -125,13 +125,19 @@ impl CognitoAuth {
             Err(e) if keys.keys.is_empty() => return Err(e),
             Err(e) => tracing::warn!(error = %e, "jwks refresh failed; keeping the cached keys"),
         }
-        keys.keys.get(kid).cloned().ok_or_else(|| ApiError::unauthenticated("the token was signed by a key this user pool does not have"))
+        keys.keys
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| ApiError::unauthenticated("the token was signed by a key this user pool does not have"))
     }
 
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, ApiError> {
         let unavailable = |what: String| {
             tracing::warn!(url = %self.jwks_url, error = %what, "cannot load the cognito jwks");
-            ApiError::new(aae_types::ErrorCode::Unavailable, "the identity provider's signing keys cannot be loaded; retry shortly")
+            ApiError::new(
+                aae_types::ErrorCode::Unavailable,
+                "the identity provider's signing keys cannot be loaded; retry shortly",
+            )
         };
         let response = self.http.get(&self.jwks_url).send().await.map_err(|e| unavailable(e.to_string()))?;
         if !response.status().is_success() {
@@ -156,7 +162,8 @@ impl CognitoAuth {
 
     /// Checks a Cognito token and returns the caller (created on first sight).
     pub async fn verify(&self, token: &str) -> Result<Caller, ApiError> {
-        let invalid = || ApiError::unauthenticated("the token is not a valid token of this server's user pool; sign in again");
+        let invalid =
+            || ApiError::unauthenticated("the token is not a valid token of this server's user pool; sign in again");
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         if header.alg != Algorithm::RS256 {
             return Err(invalid());
@@ -180,7 +187,9 @@ impl CognitoAuth {
             "access" => claims.client_id.as_ref().is_some_and(|c| self.client_ids.contains(c)),
             "id" => match &claims.aud {
                 Some(Value::String(aud)) => self.client_ids.contains(aud),
-                Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(|a| self.client_ids.iter().any(|c| c == a)),
+                Some(Value::Array(auds)) => {
+                    auds.iter().filter_map(Value::as_str).any(|a| self.client_ids.iter().any(|c| c == a))
+                }
                 _ => false,
             },
             _ => false,
@@ -188,27 +197,40 @@ impl CognitoAuth {
         if !audience_ok {
             return Err(invalid());
         }
-        let admin = claims.groups.iter().any(|g| *g == self.admin_group);
+        let admin = claims.groups.contains(&self.admin_group);
         let user = self.user(&claims, admin).await?;
         Ok(Caller::from_user(&user, None, claims.exp))
     }
 
     async fn user(&self, claims: &Claims, admin: bool) -> Result<User, ApiError> {
         let role = if admin { Role::Admin } else { Role::User };
+        let fresh = |u: &User| u.role == role && claims.email.as_ref().is_none_or(|e| *e == u.email);
         let cached = {
             let users = self.users.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            users.get(&claims.sub).filter(|(u, at)| at.elapsed() < USER_CACHE_TTL && u.role == role).map(|(u, _)| u.clone())
+            users.get(&claims.sub).filter(|(u, at)| at.elapsed() < USER_CACHE_TTL && fresh(u)).map(|(u, _)| u.clone())
         };
         if let Some(user) = cached {
             return Ok(user);
         }
-        let email = claims
-            .email
-            .clone()
-            .or_else(|| claims.username.clone())
-            .or_else(|| claims.cognito_username.clone())
-            .unwrap_or_else(|| claims.sub.clone());
-        let mut user = self.records.users.upsert_by_subject(NewUser { role, ..NewUser::new(&claims.sub, &email) }).await?;
+        let existing = match self.records.users.get_by_subject(&claims.sub).await {
+            Ok(user) => Some(user),
+            Err(e) if e.kind == aae_store::StoreErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        let mut user = match existing {
+            // Access tokens carry no email: the one an ID token gave is kept.
+            Some(user) if claims.email.as_ref().is_none_or(|e| *e == user.email) => user,
+            existing => {
+                let email = claims
+                    .email
+                    .clone()
+                    .or_else(|| existing.map(|u| u.email))
+                    .or_else(|| claims.username.clone())
+                    .or_else(|| claims.cognito_username.clone())
+                    .unwrap_or_else(|| claims.sub.clone());
+                self.records.users.upsert_by_subject(NewUser { role, ..NewUser::new(&claims.sub, &email) }).await?
+            }
+        };
         // The pool's groups decide the role while this mode is on.
         if user.role != role {
             user = self.records.users.update(user.id, UserUpdate { role: Some(role), ..UserUpdate::default() }).await?;

@@ -87,7 +87,11 @@ pub fn check_email(email: &str) -> Result<String, ApiError> {
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
         });
     if !valid {
         return Err(ApiError::invalid(format!("`{email}` is not an email address; example: ana@example.com")));
@@ -127,7 +131,10 @@ impl LocalAuth {
             return Err(ApiError::invalid(format!("the password must have at least {} characters", self.min_password)));
         }
         if password.len() > password::MAX_PASSWORD_BYTES {
-            return Err(ApiError::invalid(format!("the password must have at most {} bytes", password::MAX_PASSWORD_BYTES)));
+            return Err(ApiError::invalid(format!(
+                "the password must have at most {} bytes",
+                password::MAX_PASSWORD_BYTES
+            )));
         }
         Ok(())
     }
@@ -135,7 +142,9 @@ impl LocalAuth {
     /// Creates an account. `Conflict` when the email is taken.
     pub async fn register(&self, email: &str, password: &str, name: Option<String>) -> Result<User, ApiError> {
         if !self.allow_registration {
-            return Err(ApiError::forbidden("registration is closed on this server (auth.allow_registration = false); ask an operator for an account"));
+            return Err(ApiError::forbidden(
+                "registration is closed on this server (auth.allow_registration = false); ask an operator for an account",
+            ));
         }
         let email = check_email(email)?;
         self.check_password(password)?;
@@ -147,9 +156,10 @@ impl LocalAuth {
         let hash = password::hash(password.to_owned()).await?;
         let user = NewUser { name, ..NewUser::new(local_subject(&email), &email) };
         let user = self.records.users.create(user).await.map_err(|e| match e.kind {
-            StoreErrorKind::Conflict => {
-                ApiError::new(aae_types::ErrorCode::Conflict, format!("an account for {email} already exists; sign in instead"))
-            }
+            StoreErrorKind::Conflict => ApiError::new(
+                aae_types::ErrorCode::Conflict,
+                format!("an account for {email} already exists; sign in instead"),
+            ),
             _ => e.into(),
         })?;
         self.records.auth.set_password(user.id, &hash).await?;
@@ -215,7 +225,11 @@ impl LocalAuth {
                 },
             )?;
         let user = self.records.users.get(rotated.user_id).await?;
-        Ok(TokenPair { access_token: self.access_token(&user)?, refresh_token: new, expires_in: self.access_ttl.as_secs() })
+        Ok(TokenPair {
+            access_token: self.access_token(&user)?,
+            refresh_token: new,
+            expires_in: self.access_ttl.as_secs(),
+        })
     }
 
     /// Revokes the caller's access token and, when given, its refresh token.
@@ -241,12 +255,15 @@ impl LocalAuth {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
-                ErrorKind::ExpiredSignature => ApiError::unauthenticated("the access token has expired; refresh it or sign in again"),
+                ErrorKind::ExpiredSignature => {
+                    ApiError::unauthenticated("the access token has expired; refresh it or sign in again")
+                }
                 _ => ApiError::unauthenticated("the access token is not valid; sign in again"),
             }
         })?;
         let claims = data.claims;
-        let id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::unauthenticated("the access token is not valid; sign in again"))?;
+        let id = Uuid::parse_str(&claims.sub)
+            .map_err(|_| ApiError::unauthenticated("the access token is not valid; sign in again"))?;
         let revoked_here = {
             let revoked = self.revoked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             revoked.contains_key(&claims.jti)

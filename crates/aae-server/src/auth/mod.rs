@@ -149,7 +149,9 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         if !caller.is_admin() {
-            return Err(ApiError::forbidden("this endpoint is for admins; an admin can grant the role with `aae users grant-admin EMAIL`"));
+            return Err(ApiError::forbidden(
+                "this endpoint is for admins; an admin can grant the role with `aae users grant-admin EMAIL`",
+            ));
         }
         Ok(Self(caller))
     }

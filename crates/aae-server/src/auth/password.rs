@@ -37,7 +37,8 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Ap
             Some(stored) => (stored, true),
             None => (DUMMY_HASH.to_owned(), false),
         };
-        let parsed = PasswordHash::new(&stored).map_err(|e| ApiError::internal(format!("stored password hash is unreadable: {e}")))?;
+        let parsed = PasswordHash::new(&stored)
+            .map_err(|e| ApiError::internal(format!("stored password hash is unreadable: {e}")))?;
         let matches = hasher().verify_password(password.as_bytes(), &parsed).is_ok();
         Ok(known && matches)
     })
@@ -46,7 +47,8 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Ap
 }
 
 /// The Argon2id hash of a random string nobody knows, same parameters as real hashes.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5v2kFQmK0X4WZ0P3b3Ddg0f3Yy7fWwtpI0n3h8Zb2uE";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$5v2kFQmK0X4WZ0P3b3Ddg0f3Yy7fWwtpI0n3h8Zb2uE";
 
 #[cfg(test)]
 mod tests {

@@ -87,7 +87,13 @@ pub struct Profile {
 
 impl From<&User> for Profile {
     fn from(user: &User) -> Self {
-        Self { id: user.id, email: user.email.clone(), name: user.name.clone(), role: user.role, created_at: user.created_at }
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role: user.role,
+            created_at: user.created_at,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use aae_storage::layout::{CampaignArtifact, campaign_artifact};
 use aae_store::{Campaign, CampaignStatus, StoreErrorKind};
 use aae_types::{BucketPurpose, CampaignBrief};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::ApiQuery;
 use super::models::effective_preference;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -73,13 +74,14 @@ pub(crate) async fn artifact_urls(state: &AppState, campaign: &Campaign) -> Arti
             continue;
         }
         let Ok(key) = campaign_artifact(&campaign.campaign_id, artifact) else { continue };
-        let url = match state.storage.presigned_download_url(BucketPurpose::CampaignOutputs, &key, ARTIFACT_URL_TTL).await {
-            Ok(presigned) => Some(presigned.url),
-            Err(e) => {
-                tracing::warn!(campaign = %campaign.campaign_id, %key, error = %e, "cannot sign an artifact url");
-                None
-            }
-        };
+        let url =
+            match state.storage.presigned_download_url(BucketPurpose::CampaignOutputs, &key, ARTIFACT_URL_TTL).await {
+                Ok(presigned) => Some(presigned.url),
+                Err(e) => {
+                    tracing::warn!(campaign = %campaign.campaign_id, %key, error = %e, "cannot sign an artifact url");
+                    None
+                }
+            };
         match artifact {
             CampaignArtifact::Website => urls.website = url,
             CampaignArtifact::Pdf => urls.pdf = url,
@@ -300,12 +302,15 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<CampaignPage>, ApiError> {
     let api = state.api()?;
     let limit = super::page_limit(query.limit)?;
     let page = api.records.campaigns.list_by_user(&caller.id.to_string(), limit, query.cursor.as_deref()).await?;
-    Ok(Json(CampaignPage { campaigns: page.items.iter().map(CampaignSummary::from).collect(), next_cursor: page.next_cursor }))
+    Ok(Json(CampaignPage {
+        campaigns: page.items.iter().map(CampaignSummary::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// A campaign with its progress log, artifact URLs and job.
@@ -363,12 +368,18 @@ pub(crate) async fn resume(
     let api = state.api()?;
     let campaign = owned_campaign(&state, &caller, &id).await?;
     let (preference, _) = effective_preference(&state, caller.id).await?;
-    let owner = CampaignOwner { label: campaign.user_id.clone(), user_id: Some(caller.id), preference: Some(preference) };
+    let owner =
+        CampaignOwner { label: campaign.user_id.clone(), user_id: Some(caller.id), preference: Some(preference) };
     let (job, cancelled) = resume_campaign(&api.records, &campaign, &owner).await?;
     tracing::info!(campaign = %id, %job, cancelled, "campaign resumed");
     Ok((
         StatusCode::ACCEPTED,
-        Json(CampaignAccepted { links: links(&id), campaign_id: id, job_id: job, status: campaign.status.as_str().to_owned() }),
+        Json(CampaignAccepted {
+            links: links(&id),
+            campaign_id: id,
+            job_id: job,
+            status: campaign.status.as_str().to_owned(),
+        }),
     ))
 }
 
@@ -438,9 +449,13 @@ pub(crate) async fn events(
             cursor.sent = cursor.sent.max(log.len());
             if cursor.status != Some(campaign.status) {
                 cursor.status = Some(campaign.status);
-                events.push(json_event("status", &serde_json::json!({"status": campaign.status.as_str(), "progress": last_percent(&campaign)})));
+                events.push(json_event(
+                    "status",
+                    &serde_json::json!({"status": campaign.status.as_str(), "progress": last_percent(&campaign)}),
+                ));
             }
-            if matches!(campaign.status, CampaignStatus::Completed | CampaignStatus::Failed | CampaignStatus::Cancelled) {
+            if matches!(campaign.status, CampaignStatus::Completed | CampaignStatus::Failed | CampaignStatus::Cancelled)
+            {
                 cursor.finished = true;
                 events.push(json_event("done", &CampaignSummary::from(&campaign)));
             }

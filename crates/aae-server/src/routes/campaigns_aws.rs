@@ -11,11 +11,12 @@ use aae_config::CampaignBackendKind;
 use aae_jobs::campaigns::delete_campaign;
 use aae_types::BucketPurpose;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::ApiQuery;
 use super::campaigns::{ArtifactUrls, PageQuery, artifact_urls, owned_campaign};
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, ErrorBody};
@@ -143,13 +144,7 @@ pub struct Success {
 
 fn region(state: &AppState) -> String {
     let config = &state.config;
-    config
-        .storage
-        .s3
-        .region
-        .clone()
-        .or_else(|| config.aws.region.clone())
-        .unwrap_or_else(|| "us-east-1".to_owned())
+    config.storage.s3.region.clone().or_else(|| config.aws.region.clone()).unwrap_or_else(|| "us-east-1".to_owned())
 }
 
 fn table_name(state: &AppState) -> String {
@@ -193,7 +188,7 @@ pub(crate) async fn info(
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<AwsList>, ApiError> {
     let api = state.api()?;
     let limit = super::page_limit(query.limit)?;
@@ -202,10 +197,11 @@ pub(crate) async fn list(
     let mut campaigns = Vec::with_capacity(page.items.len());
     for campaign in &page.items {
         let urls = artifact_urls(&state, campaign).await;
-        let s3_urls = [("website", urls.website), ("pdf", urls.pdf), ("artifacts", urls.artifacts), ("metadata", urls.metadata)]
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
-            .collect();
+        let s3_urls =
+            [("website", urls.website), ("pdf", urls.pdf), ("artifacts", urls.artifacts), ("metadata", urls.metadata)]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+                .collect();
         campaigns.push(AwsListItem {
             campaign_id: campaign.campaign_id.clone(),
             campaign_name: campaign.campaign_name.clone(),

@@ -15,7 +15,7 @@ use aae_agents::{Agent, AgentEvent, AgentSettings, ConversationSession, EventSin
 use aae_models::CallContext;
 use aae_store::{Conversation, Message, Records, StoreErrorKind};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -26,10 +26,10 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ApiJson;
 use super::campaigns::json_event;
 use super::models::effective_preference;
 use super::uploads::OffsetQuery;
+use super::{ApiJson, ApiQuery};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -67,7 +67,13 @@ pub struct ConversationBody {
 
 impl From<&Conversation> for ConversationBody {
     fn from(c: &Conversation) -> Self {
-        Self { id: c.id, title: c.title.clone(), message_count: c.message_count, created_at: c.created_at, updated_at: c.updated_at }
+        Self {
+            id: c.id,
+            title: c.title.clone(),
+            message_count: c.message_count,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
     }
 }
 
@@ -194,7 +200,7 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<OffsetQuery>,
+    ApiQuery(query): ApiQuery<OffsetQuery>,
 ) -> Result<Json<ConversationList>, ApiError> {
     let api = state.api()?;
     let limit = super::page_limit(query.limit)?;
@@ -247,10 +253,15 @@ fn assistant(records: &Records, user: Uuid) -> Agent {
                     .list_by_user(&user.to_string(), limit, None)
                     .await
                     .map_err(|e| ToolError::Transient(e.to_string()))?;
-                Ok(json!(page.items.iter().map(|c| json!({
-                    "campaign_id": c.campaign_id, "campaign_name": c.campaign_name,
-                    "status": c.status.as_str(), "created_at": c.created_at,
-                })).collect::<Vec<_>>()))
+                Ok(json!(
+                    page.items
+                        .iter()
+                        .map(|c| json!({
+                            "campaign_id": c.campaign_id, "campaign_name": c.campaign_name,
+                            "status": c.status.as_str(), "created_at": c.created_at,
+                        }))
+                        .collect::<Vec<_>>()
+                ))
             }
         },
     );
@@ -269,7 +280,9 @@ fn assistant(records: &Records, user: Uuid) -> Agent {
                         "execution_time": c.execution_time, "brief": c.campaign_brief, "progress_log": c.progress_log,
                     })),
                     Ok(_) => Err(ToolError::InvalidArguments(format!("no campaign `{id}`"))),
-                    Err(e) if e.kind == StoreErrorKind::NotFound => Err(ToolError::InvalidArguments(format!("no campaign `{id}`"))),
+                    Err(e) if e.kind == StoreErrorKind::NotFound => {
+                        Err(ToolError::InvalidArguments(format!("no campaign `{id}`")))
+                    }
                     Err(e) => Err(ToolError::Transient(e.to_string())),
                 }
             }
@@ -350,10 +363,8 @@ pub(crate) async fn send(
     while let Some(event) = events.recv().await {
         collected.push(serde_json::to_value(&event).unwrap_or(Value::Null));
     }
-    let output = run
-        .await
-        .map_err(|e| ApiError::internal(format!("the assistant task failed: {e}")))?
-        .map_err(agent_error)?;
+    let output =
+        run.await.map_err(|e| ApiError::internal(format!("the assistant task failed: {e}")))?.map_err(agent_error)?;
     Ok(Json(ReplyBody {
         conversation_id,
         answer: output.answer,

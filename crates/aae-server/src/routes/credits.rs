@@ -3,14 +3,14 @@
 
 use aae_store::{Balance, LedgerEntry, MICROS_PER_CREDIT, StoreErrorKind};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -34,7 +34,12 @@ pub struct BalanceBody {
 
 impl From<Balance> for BalanceBody {
     fn from(b: Balance) -> Self {
-        Self { granted: credits(b.granted), held: credits(b.held), spent: credits(b.spent), available: credits(b.available) }
+        Self {
+            granted: credits(b.granted),
+            held: credits(b.held),
+            spent: credits(b.spent),
+            available: credits(b.available),
+        }
     }
 }
 
@@ -117,7 +122,7 @@ pub struct GrantResponse {
 pub(crate) async fn get_credits(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<LedgerQuery>,
+    ApiQuery(query): ApiQuery<LedgerQuery>,
 ) -> Result<Json<CreditsBody>, ApiError> {
     let api = state.api()?;
     let limit = super::page_limit(query.limit)?;

@@ -158,11 +158,8 @@ pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Some(records) = &state.records {
         for status in ["queued", "running", "completed", "failed", "cancelled"] {
-            let filter = aae_store::JobFilter {
-                status: status.parse().ok(),
-                limit: 10_000,
-                ..aae_store::JobFilter::default()
-            };
+            let filter =
+                aae_store::JobFilter { status: status.parse().ok(), limit: 10_000, ..aae_store::JobFilter::default() };
             if let Ok(jobs) = records.jobs.list(&filter).await {
                 crate::metrics::set_jobs(status, jobs.len() as i64);
             }

@@ -41,6 +41,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A query string whose rejection is an [`ApiError`] (400 with the parser's message).
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::invalid(format!("invalid query string: {}", e.body_text())))?;
+        Ok(Self(value))
+    }
+}
+
 /// The client's address (the key of sign-in rate limits).
 #[derive(Debug)]
 pub struct ClientAddress(pub String);
@@ -124,6 +139,8 @@ pub fn router(state: AppState) -> Router {
         .merge(streaming)
         .merge(files)
         .merge(docs)
-        .fallback(|| async { ApiError::not_found("no such route; the API is described at /api/v1/openapi.json and /docs") })
+        .fallback(|| async {
+            ApiError::not_found("no such route; the API is described at /api/v1/openapi.json and /docs")
+        })
         .with_state(state)
 }

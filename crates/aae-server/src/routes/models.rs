@@ -110,7 +110,11 @@ pub(crate) async fn effective_preference(
     })
 }
 
-fn response(state: &AppState, preference: UserModelPreference, updated_at: Option<DateTime<Utc>>) -> PreferenceResponse {
+fn response(
+    state: &AppState,
+    preference: UserModelPreference,
+    updated_at: Option<DateTime<Utc>>,
+) -> PreferenceResponse {
     let catalog = state.config.model_catalog();
     let available = preference.validate(&catalog).is_ok_and(|entry| aae_models::availability(&state.config, entry).0);
     PreferenceResponse {

@@ -9,14 +9,14 @@ use std::time::Duration;
 use aae_store::{FileRecord, FileStatus, NewFile, StoreErrorKind};
 use aae_types::{BucketPurpose, ErrorCode};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -128,8 +128,10 @@ pub struct OffsetQuery {
 /// A file name safe as one key segment: path separators and control characters replaced, at
 /// most 200 bytes; never empty, `.` or `..`.
 fn key_segment(name: &str) -> String {
-    let mut out: String =
-        name.chars().map(|c| if c == '/' || c == '\\' || c.is_control() || c == '#' || c == '?' { '_' } else { c }).collect();
+    let mut out: String = name
+        .chars()
+        .map(|c| if c == '/' || c == '\\' || c.is_control() || c == '#' || c == '?' { '_' } else { c })
+        .collect();
     while out.len() > 200 {
         out.pop();
     }
@@ -158,7 +160,8 @@ pub(crate) async fn presign_upload(
     let file_id = Uuid::new_v4();
     let key = format!("users/{}/uploads/{file_id}/{}", caller.id, key_segment(filename));
     // Sign first: a bad content type is refused before anything is recorded.
-    let presigned = state.storage.presigned_upload_url(BucketPurpose::Uploads, &key, &body.content_type, URL_TTL).await?;
+    let presigned =
+        state.storage.presigned_upload_url(BucketPurpose::Uploads, &key, &body.content_type, URL_TTL).await?;
     let bucket = state.storage.location(BucketPurpose::Uploads).name.clone();
     let full_key = state.storage.full_key(BucketPurpose::Uploads, &key)?;
     let record = NewFile {
@@ -208,10 +211,9 @@ pub(crate) async fn download_url(
 ) -> Result<Json<DownloadUrlResponse>, ApiError> {
     let api = state.api()?;
     let file = owned_file(&state, &caller, &id).await?;
-    let (purpose, key) = state
-        .storage
-        .resolve(&file.s3_bucket, &file.s3_key)
-        .ok_or_else(|| ApiError::internal(format!("file {} is in bucket {} that is not configured", file.id, file.s3_bucket)))?;
+    let (purpose, key) = state.storage.resolve(&file.s3_bucket, &file.s3_key).ok_or_else(|| {
+        ApiError::internal(format!("file {} is in bucket {} that is not configured", file.id, file.s3_bucket))
+    })?;
     if file.status == FileStatus::Pending {
         let info = match state.storage.head(purpose, &key).await {
             Ok(info) => info,
@@ -239,7 +241,7 @@ pub(crate) async fn download_url(
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<OffsetQuery>,
+    ApiQuery(query): ApiQuery<OffsetQuery>,
 ) -> Result<Json<FileList>, ApiError> {
     let api = state.api()?;
     let limit = super::page_limit(query.limit)?;

@@ -21,19 +21,30 @@ async fn journey(engine: Engine) {
 
     // Models and the preference: unknown choices answer 422 listing the allowed ones.
     let models = json_of(app.get(&ana, "/api/v1/models").await, 200).await;
-    let fake_model = models["models"].as_array().expect("models").iter().find(|m| m["model"] == "m").cloned().expect("m");
+    let fake_model =
+        models["models"].as_array().expect("models").iter().find(|m| m["model"] == "m").cloned().expect("m");
     assert_eq!(fake_model["provider"], "openai_compatible");
     assert_eq!(fake_model["kind"], "conversational");
     assert_eq!(fake_model["available"], true);
     let body = json_of(
-        app.put(&ana, "/api/v1/users/me/model-preference", json!({"conversational_provider": "bedrock", "conversational_model": "claude-3"})).await,
+        app.put(
+            &ana,
+            "/api/v1/users/me/model-preference",
+            json!({"conversational_provider": "bedrock", "conversational_model": "claude-3"}),
+        )
+        .await,
         422,
     )
     .await;
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("claude-4.5-sonnet, qwen3, nova-2-lite"), "{message}");
     let preference = json_of(
-        app.put(&ana, "/api/v1/users/me/model-preference", json!({"conversational_provider": "openai_compatible", "conversational_model": "m"})).await,
+        app.put(
+            &ana,
+            "/api/v1/users/me/model-preference",
+            json!({"conversational_provider": "openai_compatible", "conversational_model": "m"}),
+        )
+        .await,
         200,
     )
     .await;
@@ -74,7 +85,8 @@ async fn chat(app: &App, ana: &User) {
     let (_, done) = events.last().expect("last");
     assert_eq!(done["answer"], "You have no campaigns yet. Try: Wake up to better coffee.");
     assert_eq!(done["model"], "openai_compatible/m");
-    let text: String = events.iter().filter(|(n, _)| n == "text_delta").filter_map(|(_, e)| e["text"].as_str()).collect();
+    let text: String =
+        events.iter().filter(|(n, _)| n == "text_delta").filter_map(|(_, e)| e["text"].as_str()).collect();
     assert!(text.contains("Wake up to better coffee"), "{text}");
 
     // The JSON form, on the same conversation: the history goes to the model.
@@ -92,20 +104,37 @@ async fn chat(app: &App, ana: &User) {
 
     // Everything was persisted: 2 user messages, the tool call and its result, 2 answers.
     let detail = json_of(app.get(ana, &format!("/api/v1/conversations/{id}")).await, 200).await;
-    let roles: Vec<&str> = detail["messages"].as_array().expect("messages").iter().filter_map(|m| m["role"].as_str()).collect();
+    let roles: Vec<&str> =
+        detail["messages"].as_array().expect("messages").iter().filter_map(|m| m["role"].as_str()).collect();
     assert_eq!(roles, ["user", "assistant", "tool", "assistant", "user", "assistant"]);
     let list = json_of(app.get(ana, "/api/v1/conversations").await, 200).await;
     assert_eq!(list["conversations"].as_array().expect("list").len(), 1);
     // Bad input: an empty message.
-    assert_eq!(error_code(app.post(ana, &format!("/api/v1/conversations/{id}/messages"), json!({"content": " "})).await, 400).await, "invalid_input");
+    assert_eq!(
+        error_code(app.post(ana, &format!("/api/v1/conversations/{id}/messages"), json!({"content": " "})).await, 400)
+            .await,
+        "invalid_input"
+    );
 }
 
 async fn campaign(app: &App, ana: &User) {
     // A campaign holds credits: without them the job fails before any model call.
     let admin = app.admin("root").await;
-    let grant = json_of(app.post(&admin, &format!("/api/v1/admin/users/{}/credits", ana.id), json!({"amount": 5.0, "reason": "trial"})).await, 201).await;
+    let grant = json_of(
+        app.post(&admin, &format!("/api/v1/admin/users/{}/credits", ana.id), json!({"amount": 5.0, "reason": "trial"}))
+            .await,
+        201,
+    )
+    .await;
     assert_eq!(grant["balance"]["available"], 5.0);
-    assert_eq!(error_code(app.post(ana, &format!("/api/v1/admin/users/{}/credits", ana.id), json!({"amount": 5.0})).await, 403).await, "access_denied");
+    assert_eq!(
+        error_code(
+            app.post(ana, &format!("/api/v1/admin/users/{}/credits", ana.id), json!({"amount": 5.0})).await,
+            403
+        )
+        .await,
+        "access_denied"
+    );
 
     let accepted = json_of(app.post(ana, "/api/v1/campaigns", brief()).await, 202).await;
     let id = accepted["campaign_id"].as_str().expect("campaign id").to_owned();
@@ -133,7 +162,12 @@ async fn campaign(app: &App, ana: &User) {
     let detail = json_of(app.get(ana, &format!("/api/v1/campaigns/{id}")).await, 200).await;
     assert_eq!(detail["progress"], 100.0);
     assert_eq!(detail["creatives"].as_array().expect("creatives").len(), 7);
-    for (artifact, content_type) in [("website", "text/html"), ("pdf", "application/pdf"), ("artifacts", "application/json"), ("metadata", "application/json")] {
+    for (artifact, content_type) in [
+        ("website", "text/html"),
+        ("pdf", "application/pdf"),
+        ("artifacts", "application/json"),
+        ("metadata", "application/json"),
+    ] {
         let url = detail["urls"][artifact].as_str().unwrap_or_else(|| panic!("no {artifact} url: {detail}"));
         let response = reqwest::get(url).await.expect("artifact");
         assert_eq!(response.status(), 200, "{artifact}");
@@ -145,7 +179,9 @@ async fn campaign(app: &App, ana: &User) {
     let info = json_of(app.get(ana, &format!("/api/v1/campaigns/{id}/aws")).await, 200).await;
     assert_eq!(info["campaign_id"], id.as_str());
     let s3 = &info["aws_services"]["s3"];
-    assert!(s3["bucket_name"].as_str().expect("bucket").ends_with("aae-campaign_outputs") || s3["bucket_name"].is_string());
+    assert!(
+        s3["bucket_name"].as_str().expect("bucket").ends_with("aae-campaign_outputs") || s3["bucket_name"].is_string()
+    );
     assert!(s3["region"].is_string());
     for key in ["website", "pdf", "artifacts", "metadata"] {
         assert!(s3["files"][key].is_string(), "{key}");
@@ -167,12 +203,16 @@ async fn campaign(app: &App, ana: &User) {
 
     // The credits: the hold was captured at cost and the rest released.
     let credits = json_of(app.get(ana, "/api/v1/credits").await, 200).await;
-    let kinds: Vec<&str> = credits["ledger"].as_array().expect("ledger").iter().filter_map(|e| e["kind"].as_str()).collect();
+    let kinds: Vec<&str> =
+        credits["ledger"].as_array().expect("ledger").iter().filter_map(|e| e["kind"].as_str()).collect();
     assert!(kinds.contains(&"hold") && kinds.contains(&"grant"), "{kinds:?}");
     assert_eq!(credits["balance"]["held"], 0.0);
 
     // Resume of a completed campaign is a conflict.
-    assert_eq!(error_code(app.post(ana, &format!("/api/v1/campaigns/{id}/resume"), json!({})).await, 409).await, "conflict");
+    assert_eq!(
+        error_code(app.post(ana, &format!("/api/v1/campaigns/{id}/resume"), json!({})).await, 409).await,
+        "conflict"
+    );
 
     // Delete: objects and record both gone.
     let deleted = json_of(app.delete(ana, &format!("/api/v1/campaigns/{id}/aws")).await, 200).await;
@@ -199,7 +239,12 @@ async fn presigned_uploads_are_confirmed_when_the_object_exists() {
     let app = spawn_app(Engine::Sqlite).await;
     let ana = app.user("ana").await;
     let presigned = json_of(
-        app.post(&ana, "/api/v1/files/presign-upload", json!({"filename": "brand guide.pdf", "content_type": "application/pdf", "size": 11})).await,
+        app.post(
+            &ana,
+            "/api/v1/files/presign-upload",
+            json!({"filename": "brand guide.pdf", "content_type": "application/pdf", "size": 11}),
+        )
+        .await,
         201,
     )
     .await;
@@ -224,9 +269,22 @@ async fn presigned_uploads_are_confirmed_when_the_object_exists() {
     assert_eq!(listed["files"][0]["status"], "confirmed");
     assert_eq!(listed["files"][0]["file_size"], 11);
     // Bad input.
-    let code = error_code(app.post(&ana, "/api/v1/files/presign-upload", json!({"filename": "", "content_type": "text/plain"})).await, 400).await;
+    let code = error_code(
+        app.post(&ana, "/api/v1/files/presign-upload", json!({"filename": "", "content_type": "text/plain"})).await,
+        400,
+    )
+    .await;
     assert_eq!(code, "invalid_input");
-    let code = error_code(app.post(&ana, "/api/v1/files/presign-upload", json!({"filename": "a", "content_type": "text/plain", "extra": 1})).await, 400).await;
+    let code = error_code(
+        app.post(
+            &ana,
+            "/api/v1/files/presign-upload",
+            json!({"filename": "a", "content_type": "text/plain", "extra": 1}),
+        )
+        .await,
+        400,
+    )
+    .await;
     assert_eq!(code, "invalid_input");
 }
 
@@ -236,19 +294,29 @@ async fn health_metrics_and_the_api_description_are_served() {
     let health = app.http.get(app.url("/api/v1/health")).send().await.expect("health");
     assert!(health.headers().contains_key("x-request-id"));
     let health = json_of(health, 200).await;
-    let services: Vec<&str> = health["services"].as_array().expect("services").iter().filter_map(|s| s["service"].as_str()).collect();
+    let services: Vec<&str> =
+        health["services"].as_array().expect("services").iter().filter_map(|s| s["service"].as_str()).collect();
     for expected in ["storage", "database", "campaigns", "model.openai_compatible", "model.local"] {
         assert!(services.contains(&expected), "{expected} missing from {services:?}");
     }
     let ana = app.user("ana").await;
     let _ = app.get(&ana, "/api/v1/campaigns").await;
     let metrics = app.http.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
-    assert!(metrics.contains("aae_http_requests_total{method=\"GET\",route=\"/api/v1/campaigns\",status=\"200\"}"), "{metrics}");
+    assert!(
+        metrics.contains("aae_http_requests_total{method=\"GET\",route=\"/api/v1/campaigns\",status=\"200\"}"),
+        "{metrics}"
+    );
     assert!(metrics.contains("aae_http_request_duration_seconds_bucket"), "{metrics}");
     assert!(metrics.contains("aae_jobs{status=\"queued\"}"), "{metrics}");
     let doc: Value = json_of(app.http.get(app.url("/api/v1/openapi.json")).send().await.expect("doc"), 200).await;
     assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"));
-    for path in ["/api/v1/campaigns/{campaign_id}/aws", "/api/v1/campaigns/aws/list", "/api/v1/campaigns/aws/stats", "/api/v1/auth/login", "/api/v1/users/me/model-preference"] {
+    for path in [
+        "/api/v1/campaigns/{campaign_id}/aws",
+        "/api/v1/campaigns/aws/list",
+        "/api/v1/campaigns/aws/stats",
+        "/api/v1/auth/login",
+        "/api/v1/users/me/model-preference",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
     let docs = app.http.get(app.url("/docs")).send().await.expect("docs").text().await.expect("html");

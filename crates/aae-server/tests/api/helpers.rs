@@ -99,16 +99,7 @@ pub async fn spawn_app_with(engine: Engine, settings: Settings) -> App {
         let stop = stop.clone();
         async move { aae_server::serve_until(state, listener, async move { stop.cancelled().await }).await }
     });
-    App {
-        base,
-        http: reqwest::Client::new(),
-        fake,
-        records,
-        storage,
-        config: Arc::new(config),
-        stop,
-        _db: db,
-    }
+    App { base, http: reqwest::Client::new(), fake, records, storage, config: Arc::new(config), stop, _db: db }
 }
 
 /// A signed-in user.
@@ -162,7 +153,11 @@ impl App {
     pub async fn admin(&self, name: &str) -> User {
         let mut user = self.user(name).await;
         let id = uuid::Uuid::parse_str(&user.id).expect("uuid");
-        self.records.users.update(id, UserUpdate { role: Some(Role::Admin), ..UserUpdate::default() }).await.expect("role");
+        self.records
+            .users
+            .update(id, UserUpdate { role: Some(Role::Admin), ..UserUpdate::default() })
+            .await
+            .expect("role");
         let tokens = self.login(&user.email, "correct horse battery").await;
         user.token = tokens["access_token"].as_str().expect("token").to_owned();
         user

@@ -13,7 +13,12 @@ async fn another_users_resources_answer_404() {
     let bob = app.user("bob").await;
     let conversation = json_of(app.post(&ana, "/api/v1/conversations", json!({})).await, 201).await;
     let conversation = conversation["id"].as_str().expect("id").to_owned();
-    let file = json_of(app.post(&ana, "/api/v1/files/presign-upload", json!({"filename": "a.txt", "content_type": "text/plain"})).await, 201).await;
+    let file = json_of(
+        app.post(&ana, "/api/v1/files/presign-upload", json!({"filename": "a.txt", "content_type": "text/plain"}))
+            .await,
+        201,
+    )
+    .await;
     let file = file["file_id"].as_str().expect("id").to_owned();
     let campaign = json_of(app.post(&ana, "/api/v1/campaigns", brief()).await, 202).await;
     let campaign = campaign["campaign_id"].as_str().expect("id").to_owned();
@@ -27,10 +32,17 @@ async fn another_users_resources_answer_404() {
     ] {
         assert_eq!(error_code(app.get(&bob, &path).await, 404).await, "not_found", "{path}");
     }
-    let send = app.post(&bob, &format!("/api/v1/conversations/{conversation}/messages"), json!({"content": "hi"})).await;
+    let send =
+        app.post(&bob, &format!("/api/v1/conversations/{conversation}/messages"), json!({"content": "hi"})).await;
     assert_eq!(error_code(send, 404).await, "not_found");
-    assert_eq!(error_code(app.post(&bob, &format!("/api/v1/campaigns/{campaign}/resume"), json!({})).await, 404).await, "not_found");
-    assert_eq!(error_code(app.delete(&bob, &format!("/api/v1/campaigns/{campaign}/aws")).await, 404).await, "not_found");
+    assert_eq!(
+        error_code(app.post(&bob, &format!("/api/v1/campaigns/{campaign}/resume"), json!({})).await, 404).await,
+        "not_found"
+    );
+    assert_eq!(
+        error_code(app.delete(&bob, &format!("/api/v1/campaigns/{campaign}/aws")).await, 404).await,
+        "not_found"
+    );
     // Malformed ids are simply not found.
     assert_eq!(error_code(app.get(&bob, "/api/v1/conversations/not-a-uuid").await, 404).await, "not_found");
 

@@ -21,11 +21,7 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let binary = schemathesis();
     assert!(binary.exists(), "{} is missing; run scripts/test-servers.sh", binary.display());
     // Generous limits: the fuzzer sends many requests.
-    let app = spawn_app_with(
-        Engine::Sqlite,
-        vec![("rate_limits.enabled", "false".to_owned())],
-    )
-    .await;
+    let app = spawn_app_with(Engine::Sqlite, vec![("rate_limits.enabled", "false".to_owned())]).await;
     let admin = app.admin("fuzz").await;
     // Something to find: a campaign and a conversation.
     json_of(app.post(&admin, "/api/v1/conversations", json!({"title": "t"})).await, 201).await;
@@ -33,8 +29,21 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let token = admin.token.clone();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(binary)
-            .args(["run", &url, "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"])
-            .args(["--max-examples", "15", "--exclude-path-regex", "/messages$|/events$|^/metrics$|/auth/logout$|/auth/refresh$", "--header"])
+            .args([
+                "run",
+                &url,
+                "--checks",
+                "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+            ])
+            .args([
+                "--max-examples",
+                "15",
+                "--phases",
+                "examples,coverage,fuzzing",
+                "--exclude-path-regex",
+                "/messages$|/events$|^/metrics$|/auth/logout$|/auth/refresh$",
+                "--header",
+            ])
             .arg(format!("Authorization: Bearer {token}"))
             .env("SCHEMATHESIS_HOOKS", "")
             .output()
