@@ -203,7 +203,8 @@ async fn serve_answers_health_and_signed_urls_then_stops_on_sigterm() {
     assert_eq!(health.status(), 200);
     assert!(health.headers().contains_key("x-request-id"));
     let body: serde_json::Value = serde_json::from_slice(&health.bytes().await.unwrap()).unwrap();
-    assert_eq!(body["status"], "healthy");
+    // Healthy, or degraded when the embedded model's weights are not in this data dir.
+    assert!(body["status"] == "healthy" || body["status"] == "degraded", "{body}");
     assert_eq!(body["services"][0]["healthy"], true);
     let database = body["services"].as_array().unwrap().iter().find(|s| s["service"] == "database").cloned();
     let database = database.expect("a database line");
@@ -273,11 +274,15 @@ fn db_migrate_applies_once_and_config_check_reports_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let first = aae(dir.path(), &["db", "migrate"], &[]);
     assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
-    assert!(stdout(&first).contains("applied 2 migration(s): 0001_records, 0003_usage_details"), "{}", stdout(&first));
+    assert!(
+        stdout(&first).contains("applied 3 migration(s): 0001_records, 0003_usage_details, 0004_auth"),
+        "{}",
+        stdout(&first)
+    );
     assert!(dir.path().join("aae.db").is_file());
     let second = aae(dir.path(), &["db", "migrate", "--json"], &[]);
     let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
-    assert_eq!(report, serde_json::json!({"engine": "sqlite", "applied": [], "known": 2}));
+    assert_eq!(report, serde_json::json!({"engine": "sqlite", "applied": [], "known": 3}));
     let check = aae(dir.path(), &["config", "check"], &[]);
     assert!(check.status.success(), "{}{}", stdout(&check), stderr(&check));
     let text = stdout(&check);

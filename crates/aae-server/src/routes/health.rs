@@ -1,9 +1,10 @@
 //! `GET /api/v1/health`: one seed-000 `ServiceHealth` line per configured service — storage
 //! (and its secondary and CDN), database, campaigns store, redis, each configured model
 //! provider — each marked `required` or not; 200 when every required line is healthy, 503
-//! otherwise. Redis is optional (the server works from the database while it is down); the
-//! model providers are required only for the default model's provider. `GET /metrics` serves
-//! the Prometheus registry.
+//! otherwise. Redis and the model providers are optional: the server works from the database
+//! while Redis is down, and a provider that is down fails the calls that need it (the router's
+//! fallbacks may cover them), so an unhealthy optional line makes the status `degraded`, still
+//! 200. `GET /metrics` serves the Prometheus registry.
 
 use std::time::{Duration, Instant};
 
@@ -39,7 +40,8 @@ pub struct ServiceLine {
 /// The server's health.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthBody {
-    /// `healthy` or `unhealthy`.
+    /// `healthy`, `degraded` (an optional service is down; 200) or `unhealthy` (a required one
+    /// is; 503).
     pub status: &'static str,
     /// Server version.
     pub version: &'static str,
@@ -137,14 +139,22 @@ pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
             if provider != Provider::Local && !state.config.provider_configured(provider) {
                 continue;
             }
-            let required = default.conversational_provider == provider.as_str();
-            services.push(line(provider_line(&state, provider).await, required));
+            let mut health = provider_line(&state, provider).await;
+            if default.conversational_provider == provider.as_str() {
+                health.detail.push_str("; the default conversational model's provider");
+            }
+            services.push(line(health, false));
         }
     }
     let healthy = services.iter().filter(|s| s.required).all(|s| s.healthy);
+    let degraded = services.iter().any(|s| !s.healthy);
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = HealthBody {
-        status: if healthy { "healthy" } else { "unhealthy" },
+        status: match (healthy, degraded) {
+            (false, _) => "unhealthy",
+            (true, true) => "degraded",
+            (true, false) => "healthy",
+        },
         version: env!("CARGO_PKG_VERSION"),
         environment: state.config.environment.as_str(),
         services,
