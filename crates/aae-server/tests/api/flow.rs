@@ -324,3 +324,40 @@ async fn health_metrics_and_the_api_description_are_served() {
     // Unknown routes answer the error shape too.
     assert_eq!(error_code(app.http.get(app.url("/api/v1/nope")).send().await.expect("404"), 404).await, "not_found");
 }
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish_and_ends_event_streams() {
+    let app = spawn_app(Engine::Sqlite).await;
+    let ana = app.user("ana").await;
+    let conversation = json_of(app.post(&ana, "/api/v1/conversations", json!({})).await, 201).await;
+    let id = conversation["id"].as_str().expect("id").to_owned();
+    // A campaign whose model calls are slow: still running when the server shuts down.
+    let user = uuid::Uuid::parse_str(&ana.id).expect("uuid");
+    app.records.credits.grant(user, 5_000_000, "test", None).await.expect("grant");
+    app.fake.set_latency(Duration::from_millis(800));
+    let campaign = json_of(app.post(&ana, "/api/v1/campaigns", brief()).await, 202).await;
+    let campaign = campaign["campaign_id"].as_str().expect("id").to_owned();
+    let slow = {
+        let request = app
+            .http
+            .post(app.url(&format!("/api/v1/conversations/{id}/messages")))
+            .bearer_auth(&ana.token)
+            .json(&json!({"content": "slow question"}));
+        tokio::spawn(async move { request.send().await })
+    };
+    let events = {
+        let request = app.http.get(app.url(&format!("/api/v1/campaigns/{campaign}/events"))).bearer_auth(&ana.token);
+        tokio::spawn(async move { request.send().await.expect("events").text().await.expect("body") })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.shutdown();
+    let reply = slow.await.expect("join").expect("the in-flight request completes");
+    assert_eq!(reply.status(), 200);
+    let body = tokio::time::timeout(Duration::from_secs(10), events).await.expect("the stream ends").expect("join");
+    let names: Vec<String> = sse_events(&body).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.first().map(String::as_str), Some("snapshot"), "{names:?}");
+    assert_eq!(names.last().map(String::as_str), Some("shutdown"), "{names:?}");
+    // New connections are refused once the server has stopped.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.http.get(app.url("/api/v1/health")).send().await.is_err());
+}

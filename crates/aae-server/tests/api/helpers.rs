@@ -64,7 +64,10 @@ pub async fn spawn_app_with(engine: Engine, settings: Settings) -> App {
     config.validate().expect("valid config");
     let storage = Arc::new(StorageService::from_config(&config).await.expect("storage"));
     storage.ensure_buckets().await.expect("buckets");
-    let records = aae_store::open(&config.database, &config.data_dir).await.expect("records");
+    let records = aae_store::open(&config.database, &config.data_dir)
+        .await
+        .expect("records")
+        .with_cache(aae_store::SharedCache::from_config(&config.redis).expect("cache"));
     let router = ModelRouter::from_config(&config).await.expect("router");
     let state = AppState::new(Arc::new(config.clone()), Arc::clone(&storage))
         .with_api(records.clone(), router)
@@ -112,6 +115,11 @@ pub struct User {
 }
 
 impl App {
+    /// Starts the server's graceful shutdown (as SIGTERM does) and stops the worker.
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
