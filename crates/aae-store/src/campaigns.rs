@@ -99,6 +99,106 @@ impl Campaign {
     }
 }
 
+/// A campaign as a list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignSummary {
+    /// Id.
+    pub campaign_id: String,
+    /// Owner.
+    pub user_id: String,
+    /// Name.
+    pub campaign_name: String,
+    /// Status.
+    pub status: CampaignStatus,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Finished.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Seconds the run took.
+    pub execution_time: Option<f64>,
+    /// Percent done: 100 when completed, else the last progress-log entry's `percent` (0 when
+    /// none).
+    pub progress: f64,
+    /// Website URL, when stored.
+    pub website_url: Option<String>,
+    /// PDF URL, when stored.
+    pub pdf_url: Option<String>,
+    /// Workflow-state URL, when stored.
+    pub workflow_state_url: Option<String>,
+    /// Metadata URL, when stored.
+    pub metadata_url: Option<String>,
+}
+
+impl Campaign {
+    /// Percent done: 100 when completed, else the last progress-log entry's `percent`.
+    pub fn progress(&self) -> f64 {
+        if self.status == CampaignStatus::Completed {
+            return 100.0;
+        }
+        self.progress_log
+            .as_ref()
+            .and_then(Value::as_array)
+            .and_then(|log| log.last())
+            .and_then(|entry| entry.get("percent"))
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+    }
+}
+
+impl From<&Campaign> for CampaignSummary {
+    fn from(c: &Campaign) -> Self {
+        Self {
+            campaign_id: c.campaign_id.clone(),
+            user_id: c.user_id.clone(),
+            campaign_name: c.campaign_name.clone(),
+            status: c.status,
+            created_at: c.created_at,
+            completed_at: c.completed_at,
+            execution_time: c.execution_time,
+            progress: c.progress(),
+            website_url: c.website_url.clone(),
+            pdf_url: c.pdf_url.clone(),
+            workflow_state_url: c.workflow_state_url.clone(),
+            metadata_url: c.metadata_url.clone(),
+        }
+    }
+}
+
+pub(crate) const SUMMARY_COLUMNS: &str = "campaign_id, user_id, campaign_name, status, created_at, completed_at, \
+     execution_time, website_url, pdf_url, workflow_state_url, metadata_url";
+
+pub(crate) fn summary_from_row(row: &impl SqlRow) -> StoreResult<CampaignSummary> {
+    let status: CampaignStatus =
+        row.text("status")?.parse().map_err(|e: StoreError| StoreError::corrupt("campaign", e.message))?;
+    let progress = if status == CampaignStatus::Completed { 100.0 } else { row.opt_float("progress")?.unwrap_or(0.0) };
+    Ok(CampaignSummary {
+        campaign_id: row.text("campaign_id")?,
+        user_id: row.text("user_id")?,
+        campaign_name: row.text("campaign_name")?,
+        status,
+        created_at: row.time("created_at")?,
+        completed_at: row.opt_time("completed_at")?,
+        execution_time: row.opt_float("execution_time")?,
+        progress,
+        website_url: row.opt_text("website_url")?,
+        pdf_url: row.opt_text("pdf_url")?,
+        workflow_state_url: row.opt_text("workflow_state_url")?,
+        metadata_url: row.opt_text("metadata_url")?,
+    })
+}
+
+/// Turns `limit + 1` fetched summaries into a page.
+pub(crate) fn into_summary_page(mut items: Vec<CampaignSummary>, limit: i64) -> Page<CampaignSummary> {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = if more {
+        items.last().map(|c| Cursor { created_at: c.created_at, campaign_id: c.campaign_id.clone() }.encode())
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
@@ -176,6 +276,19 @@ pub trait CampaignStore: Send + Sync {
     /// per page (1 to 1000). `cursor` is the previous page's `next_cursor`; `Invalid` when it is
     /// malformed.
     async fn list_by_user(&self, user_id: &str, limit: u32, cursor: Option<&str>) -> StoreResult<Page<Campaign>>;
+
+    /// The same page as [`list_by_user`](Self::list_by_user), as [`CampaignSummary`]s: what a
+    /// list shows, without the brief, state, log and interactions (the SQL stores read only those
+    /// columns; the default reads whole records).
+    async fn list_summaries_by_user(
+        &self,
+        user_id: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> StoreResult<Page<CampaignSummary>> {
+        let page = self.list_by_user(user_id, limit, cursor).await?;
+        Ok(Page { items: page.items.iter().map(CampaignSummary::from).collect(), next_cursor: page.next_cursor })
+    }
 
     /// Campaigns with `status`, newest first, paginated like [`list_by_user`](Self::list_by_user).
     async fn list_by_status(

@@ -37,7 +37,7 @@ pub mod users;
 
 pub use auth::{AuthStore, MAX_TOKEN_HASH_LEN, RefreshToken};
 pub use cache::{BucketDecision, CacheStatus, CachedConversations, SharedCache};
-pub use campaigns::{Campaign, CampaignStats, CampaignStatus, CampaignStore, Page};
+pub use campaigns::{Campaign, CampaignStats, CampaignStatus, CampaignStore, CampaignSummary, Page};
 pub use conversations::{Conversation, ConversationStore, Message, MessageRole, NewMessage};
 pub use credits::{Balance, CreditLedger, EntryKind, LedgerEntry, MICROS_PER_CREDIT, Settlement};
 pub use documents::{Chunk, Document, DocumentStatus, DocumentStore, NewDocument};

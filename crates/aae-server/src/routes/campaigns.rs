@@ -62,6 +62,11 @@ pub struct ArtifactUrls {
 /// Fresh presigned (or CDN-signed, or local signed) URLs of the campaign's stored artifacts; an
 /// artifact not stored yet has none.
 pub(crate) async fn artifact_urls(state: &AppState, campaign: &Campaign) -> ArtifactUrls {
+    artifact_urls_of(state, &aae_store::CampaignSummary::from(campaign)).await
+}
+
+/// [`artifact_urls`] of a list's summary.
+pub(crate) async fn artifact_urls_of(state: &AppState, campaign: &aae_store::CampaignSummary) -> ArtifactUrls {
     let stored = [
         (CampaignArtifact::Website, campaign.website_url.is_some()),
         (CampaignArtifact::Pdf, campaign.pdf_url.is_some()),
@@ -93,15 +98,7 @@ pub(crate) async fn artifact_urls(state: &AppState, campaign: &Campaign) -> Arti
 }
 
 fn last_percent(campaign: &Campaign) -> f64 {
-    if campaign.status == CampaignStatus::Completed {
-        return 100.0;
-    }
-    campaign
-        .progress_log
-        .as_ref()
-        .and_then(Value::as_array)
-        .and_then(|log| log.iter().rev().find_map(|e| e.get("percent").and_then(Value::as_f64)))
-        .unwrap_or(0.0)
+    campaign.progress()
 }
 
 /// A campaign in a list.
@@ -125,11 +122,17 @@ pub struct CampaignSummary {
 
 impl From<&Campaign> for CampaignSummary {
     fn from(c: &Campaign) -> Self {
+        Self::from(&aae_store::CampaignSummary::from(c))
+    }
+}
+
+impl From<&aae_store::CampaignSummary> for CampaignSummary {
+    fn from(c: &aae_store::CampaignSummary) -> Self {
         Self {
             campaign_id: c.campaign_id.clone(),
             campaign_name: c.campaign_name.clone(),
             status: c.status.as_str().to_owned(),
-            progress: last_percent(c),
+            progress: c.progress,
             created_at: c.created_at,
             completed_at: c.completed_at,
             execution_time: c.execution_time,
@@ -306,7 +309,8 @@ pub(crate) async fn list(
 ) -> Result<Json<CampaignPage>, ApiError> {
     let api = state.api()?;
     let limit = super::page_limit(query.limit)?;
-    let page = api.records.campaigns.list_by_user(&caller.id.to_string(), limit, query.cursor.as_deref()).await?;
+    let page =
+        api.records.campaigns.list_summaries_by_user(&caller.id.to_string(), limit, query.cursor.as_deref()).await?;
     Ok(Json(CampaignPage {
         campaigns: page.items.iter().map(CampaignSummary::from).collect(),
         next_cursor: page.next_cursor,

@@ -17,7 +17,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::ApiQuery;
-use super::campaigns::{ArtifactUrls, PageQuery, artifact_urls, owned_campaign};
+use super::campaigns::{ArtifactUrls, PageQuery, artifact_urls, artifact_urls_of, owned_campaign};
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -193,10 +193,10 @@ pub(crate) async fn list(
     let api = state.api()?;
     let limit = super::page_limit(query.limit)?;
     let user_id = caller.id.to_string();
-    let page = api.records.campaigns.list_by_user(&user_id, limit, query.cursor.as_deref()).await?;
+    let page = api.records.campaigns.list_summaries_by_user(&user_id, limit, query.cursor.as_deref()).await?;
     let mut campaigns = Vec::with_capacity(page.items.len());
     for campaign in &page.items {
-        let urls = artifact_urls(&state, campaign).await;
+        let urls = artifact_urls_of(&state, campaign).await;
         let s3_urls =
             [("website", urls.website), ("pdf", urls.pdf), ("artifacts", urls.artifacts), ("metadata", urls.metadata)]
                 .into_iter()

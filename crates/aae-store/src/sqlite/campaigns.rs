@@ -6,8 +6,8 @@ use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, json, now, opt_json, opt_ts, ts};
 use crate::campaigns::{
-    CAMPAIGN_COLUMNS, Campaign, CampaignStats, CampaignStatus, CampaignStore, Cursor, Page, STATS_SQL,
-    campaign_from_row, into_page, page_limit,
+    CAMPAIGN_COLUMNS, Campaign, CampaignStats, CampaignStatus, CampaignStore, CampaignSummary, Cursor, Page, STATS_SQL,
+    SUMMARY_COLUMNS, campaign_from_row, into_page, into_summary_page, page_limit, summary_from_row,
 };
 use crate::error::{SqlxResultExt, StoreError, StoreResult};
 
@@ -117,6 +117,31 @@ impl CampaignStore for SqliteStore {
 
     async fn list_by_user(&self, user_id: &str, limit: u32, cursor: Option<&str>) -> StoreResult<Page<Campaign>> {
         self.campaign_page("user_id", user_id, limit, cursor).await
+    }
+
+    async fn list_summaries_by_user(
+        &self,
+        user_id: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> StoreResult<Page<CampaignSummary>> {
+        let limit = page_limit(limit)?;
+        let cursor = cursor.map(Cursor::decode).transpose()?;
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS}, CAST(json_extract(progress_log, '$[#-1].percent') AS REAL) AS progress FROM campaigns WHERE user_id = $1 \
+             AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND campaign_id < $3)) \
+             ORDER BY created_at DESC, campaign_id DESC LIMIT $4"
+        );
+        let rows: Vec<SqliteRow> = sqlx::query(&sql)
+            .bind(user_id)
+            .bind(cursor.as_ref().map(|c| ts(c.created_at)))
+            .bind(cursor.as_ref().map(|c| c.campaign_id.clone()))
+            .bind(limit + 1)
+            .fetch_all(&self.pool)
+            .await
+            .on(ENTITY)?;
+        let items = rows.iter().map(summary_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(into_summary_page(items, limit))
     }
 
     async fn list_by_status(

@@ -120,5 +120,54 @@ async fn campaign_stats_in_one_query(db: &TestDb) {
     assert_eq!((alice.total_campaigns, alice.completed_campaigns, alice.average_execution_time), (4, 3, 200.0));
 }
 
-crate::conformance!(campaigns_keep_every_field, campaigns_page_newest_first, campaign_stats_in_one_query);
-crate::dynamodb_conformance!(campaigns_keep_every_field, campaigns_page_newest_first, campaign_stats_in_one_query);
+async fn campaign_summaries_are_the_records_pages(db: &TestDb) {
+    let store = &db.records.campaigns;
+    for id in 0..7 {
+        let status = [CampaignStatus::Running, CampaignStatus::Completed, CampaignStatus::Pending][id % 3];
+        let mut c = campaign(id, "alice", status, (status == CampaignStatus::Completed).then_some(12.5));
+        c.progress_log = match id % 3 {
+            0 => Some(json!([{"step": "insights", "percent": 10.0}, {"step": "creatives", "percent": 37.5}])),
+            2 => None,
+            _ => Some(json!([{"step": "save", "percent": 90.0}])),
+        };
+        c.website_url = (id % 2 == 0).then(|| format!("https://cdn.example.com/{id}/index.html"));
+        c.campaign_brief = json!({"name": format!("c{id}"), "big": "x".repeat(2000)});
+        store.put(&c).await.unwrap();
+    }
+    store.put(&campaign(99, "bob", CampaignStatus::Running, None)).await.unwrap();
+    let mut cursor = None;
+    let mut seen = 0;
+    loop {
+        let full = store.list_by_user("alice", 3, cursor.as_deref()).await.unwrap();
+        let summaries = store.list_summaries_by_user("alice", 3, cursor.as_deref()).await.unwrap();
+        let expected: Vec<aae_store::CampaignSummary> = full.items.iter().map(Into::into).collect();
+        assert_eq!(summaries.items, expected);
+        assert_eq!(summaries.next_cursor, full.next_cursor);
+        seen += summaries.items.len();
+        match summaries.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 7);
+    let running = store.list_summaries_by_user("alice", 10, None).await.unwrap();
+    let first = running.items.iter().find(|c| c.campaign_id == "campaign_0000").unwrap();
+    assert_eq!(first.progress, 37.5);
+    let completed = running.items.iter().find(|c| c.campaign_id == "campaign_0001").unwrap();
+    assert_eq!(completed.progress, 100.0);
+    let pending = running.items.iter().find(|c| c.campaign_id == "campaign_0002").unwrap();
+    assert_eq!(pending.progress, 0.0);
+}
+
+crate::conformance!(
+    campaigns_keep_every_field,
+    campaigns_page_newest_first,
+    campaign_stats_in_one_query,
+    campaign_summaries_are_the_records_pages
+);
+crate::dynamodb_conformance!(
+    campaigns_keep_every_field,
+    campaigns_page_newest_first,
+    campaign_stats_in_one_query,
+    campaign_summaries_are_the_records_pages
+);
