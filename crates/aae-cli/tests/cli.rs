@@ -309,3 +309,22 @@ fn config_check_fails_when_the_database_is_down_without_printing_its_password() 
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("database.url") && stderr(&out).contains("postgres://"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn users_grant_admin_changes_the_role_and_names_unknown_emails() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(aae(dir.path(), &["db", "migrate"], &[]).status.success());
+    let records = aae_store::open(&aae_config::DatabaseConfig::default(), dir.path()).await.unwrap();
+    let user = records.users.create(aae_store::NewUser::new("local:ana@example.com", "Ana@Example.com")).await.unwrap();
+    let out = aae(dir.path(), &["users", "grant-admin", "ana@example.com"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("is now admin"), "{}", stdout(&out));
+    assert_eq!(records.users.get(user.id).await.unwrap().role, aae_store::Role::Admin);
+    let out = aae(dir.path(), &["users", "revoke-admin", "ana@example.com"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(records.users.get(user.id).await.unwrap().role, aae_store::Role::User);
+    let missing = aae(dir.path(), &["users", "grant-admin", "nobody@example.com"], &[]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("no user has the email nobody@example.com"), "{}", stderr(&missing));
+    records.close().await;
+}

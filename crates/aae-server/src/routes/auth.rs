@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ApiJson, ClientAddress};
+use super::{ApiBody, ApiJson, ClientAddress};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -161,7 +161,7 @@ pub(crate) async fn refresh(
 pub(crate) async fn logout(
     State(state): State<AppState>,
     caller: Caller,
-    body: axum::body::Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<StatusCode, ApiError> {
     let api = state.api()?;
     let body: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {

@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::ApiQuery;
 use super::models::effective_preference;
+use super::{ApiBody, ApiQuery};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -273,7 +273,7 @@ pub struct BriefBody {
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    body: axum::body::Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<(StatusCode, Json<CampaignAccepted>), ApiError> {
     let api = state.api()?;
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("the brief must be UTF-8 JSON"))?;

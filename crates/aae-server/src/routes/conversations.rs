@@ -29,7 +29,7 @@ use uuid::Uuid;
 use super::campaigns::json_event;
 use super::models::effective_preference;
 use super::uploads::OffsetQuery;
-use super::{ApiJson, ApiQuery};
+use super::{ApiBody, ApiJson, ApiQuery};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -178,7 +178,7 @@ async fn owned_conversation(state: &AppState, caller: &Caller, id: &str) -> Resu
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    body: axum::body::Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<(StatusCode, Json<ConversationBody>), ApiError> {
     let api = state.api()?;
     let body: NewConversation = if body.iter().all(u8::is_ascii_whitespace) {

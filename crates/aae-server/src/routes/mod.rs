@@ -41,6 +41,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A raw body whose rejection is an [`ApiError`] (413 past the route's limit).
+#[derive(Debug)]
+pub struct ApiBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    aae_types::ErrorCode::PayloadTooLarge,
+                    "the request body is larger than this route accepts",
+                )
+            } else {
+                ApiError::invalid(format!("cannot read the request body: {}", e.body_text()))
+            }
+        })?;
+        Ok(Self(bytes))
+    }
+}
+
 /// A query string whose rejection is an [`ApiError`] (400 with the parser's message).
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);

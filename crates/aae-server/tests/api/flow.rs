@@ -361,3 +361,29 @@ async fn shutdown_lets_in_flight_requests_finish_and_ends_event_streams() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(app.http.get(app.url("/api/v1/health")).send().await.is_err());
 }
+
+#[tokio::test]
+async fn cors_preflights_answer_configured_origins_and_bodies_have_limits() {
+    let app = crate::helpers::spawn_app_with(
+        Engine::Sqlite,
+        vec![("cors.origins", "https://app.example.com".to_owned()), ("server.json_body_limit_kib", "4".to_owned())],
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/campaigns"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.expect("preflight");
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://app.example.com");
+    let denied = preflight("https://evil.example.com").await.expect("preflight");
+    assert!(!denied.headers().contains_key("access-control-allow-origin"));
+    // A JSON body over server.json_body_limit_kib answers 413 in the error shape.
+    let ana = app.user("ana").await;
+    let big = json!({"title": "x".repeat(8 * 1024)});
+    let response = app.post(&ana, "/api/v1/conversations", big).await;
+    assert_eq!(error_code(response, 413).await, "payload_too_large");
+}
