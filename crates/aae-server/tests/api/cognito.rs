@@ -95,7 +95,6 @@ async fn jwks_server() -> Jwks {
 }
 
 struct Key {
-    kid: String,
     encoding: jsonwebtoken::EncodingKey,
     jwk: serde_json::Value,
 }
@@ -111,11 +110,10 @@ fn rsa_key(kid: &str) -> Key {
         "kid": kid, "kty": "RSA", "alg": "RS256", "use": "sig",
         "n": b64(private.n().to_bytes_be()), "e": b64(private.e().to_bytes_be()),
     });
-    Key { kid: kid.to_owned(), encoding: jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).expect("key"), jwk }
+    Key { encoding: jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).expect("key"), jwk }
 }
 
 fn token(key: &Key, kid: &str, claims: &serde_json::Value) -> String {
-    let _ = &key.kid;
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some(kid.to_owned());
     jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign")
