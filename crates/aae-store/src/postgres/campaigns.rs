@@ -14,6 +14,31 @@ use crate::error::{SqlxResultExt, StoreError, StoreResult};
 const ENTITY: &str = "campaign";
 
 impl PgStore {
+    /// Up to `limit + 1` rows of `select` (columns) where `column = value`, newest first, after
+    /// `cursor`.
+    async fn campaign_rows(
+        &self,
+        select: &str,
+        column: &str,
+        value: &str,
+        limit: i64,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Vec<PgRow>> {
+        let sql = format!(
+            "SELECT {select} FROM campaigns WHERE {column} = $1 \
+             AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND campaign_id < $3)) \
+             ORDER BY created_at DESC, campaign_id DESC LIMIT $4"
+        );
+        sqlx::query(&sql)
+            .bind(value)
+            .bind(cursor.map(|c| c.created_at))
+            .bind(cursor.map(|c| c.campaign_id.clone()))
+            .bind(limit + 1)
+            .fetch_all(&self.pool)
+            .await
+            .on(ENTITY)
+    }
+
     /// One page where `column = value`, newest first, after `cursor`.
     async fn campaign_page(
         &self,
@@ -24,19 +49,7 @@ impl PgStore {
     ) -> StoreResult<Page<Campaign>> {
         let limit = page_limit(limit)?;
         let cursor = cursor.map(Cursor::decode).transpose()?;
-        let sql = format!(
-            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE {column} = $1 \
-             AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND campaign_id < $3)) \
-             ORDER BY created_at DESC, campaign_id DESC LIMIT $4"
-        );
-        let rows: Vec<PgRow> = sqlx::query(&sql)
-            .bind(value)
-            .bind(cursor.as_ref().map(|c| c.created_at))
-            .bind(cursor.as_ref().map(|c| c.campaign_id.clone()))
-            .bind(limit + 1)
-            .fetch_all(&self.pool)
-            .await
-            .on(ENTITY)?;
+        let rows = self.campaign_rows(CAMPAIGN_COLUMNS, column, value, limit, cursor.as_ref()).await?;
         let items = rows.iter().map(campaign_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(into_page(items, limit))
     }
@@ -127,19 +140,8 @@ impl CampaignStore for PgStore {
     ) -> StoreResult<Page<CampaignSummary>> {
         let limit = page_limit(limit)?;
         let cursor = cursor.map(Cursor::decode).transpose()?;
-        let sql = format!(
-            "SELECT {SUMMARY_COLUMNS}, CAST(progress_log->-1->>'percent' AS DOUBLE PRECISION) AS progress FROM campaigns WHERE user_id = $1 \
-             AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND campaign_id < $3)) \
-             ORDER BY created_at DESC, campaign_id DESC LIMIT $4"
-        );
-        let rows: Vec<PgRow> = sqlx::query(&sql)
-            .bind(user_id)
-            .bind(cursor.as_ref().map(|c| c.created_at))
-            .bind(cursor.as_ref().map(|c| c.campaign_id.clone()))
-            .bind(limit + 1)
-            .fetch_all(&self.pool)
-            .await
-            .on(ENTITY)?;
+        let select = format!("{SUMMARY_COLUMNS}, CAST(progress_log->-1->>'percent' AS DOUBLE PRECISION) AS progress");
+        let rows = self.campaign_rows(&select, "user_id", user_id, limit, cursor.as_ref()).await?;
         let items = rows.iter().map(summary_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(into_summary_page(items, limit))
     }
