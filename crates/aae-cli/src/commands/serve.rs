@@ -28,7 +28,10 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {address}; set AAE__SERVER__PORT or --port to a free port"))?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let worker = if config.server.workers {
-        let (campaigns, mcp) = super::campaign::campaign_job(&config, &records, Arc::clone(&storage)).await?;
+        // The jobs' model calls count in /metrics as the API's do.
+        let mut metered = records.clone();
+        metered.usage = Arc::new(aae_server::metrics::MeteredUsage(Arc::clone(&records.usage)));
+        let (campaigns, mcp) = super::campaign::campaign_job(&config, &metered, Arc::clone(&storage)).await?;
         let mut options = WorkerOptions::from_config(&config.jobs);
         options.shutdown_grace = grace;
         let worker = Arc::new(Worker::new(Arc::clone(&records.jobs), kinds::builtin().with(campaigns), options));
