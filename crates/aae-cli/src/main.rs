@@ -8,6 +8,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc: per-thread free lists instead of glibc's arenas; under API load glibc's malloc and
+/// free took a fifth of the server's CPU (docs/benchmarks.md, HTTP API).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let config = match aae_config::Config::load(&cli.global.sources(&cli.command)) {
