@@ -325,17 +325,14 @@ async fn connect_sqlite(config: &DatabaseConfig, data_dir: &Path) -> StoreResult
     Ok(Records::assemble(store, Pool::Sqlite(pool), DatabaseKind::Sqlite, description))
 }
 
+/// What a pool's `before_acquire` hook returns.
+type AcquireCheck<'c> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + 'c>>;
+
 /// The pool's check before handing a connection out: with `pre_ping`, a connection idle for
 /// [`PRE_PING_IDLE`] or more is pinged; a failed ping closes it and the pool tries another.
 fn pre_ping_hook<C: sqlx::Connection>(
     pre_ping: bool,
-) -> impl for<'c> Fn(
-    &'c mut C,
-    sqlx::pool::PoolConnectionMetadata,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + 'c>>
-+ Send
-+ Sync
-+ 'static {
+) -> impl for<'c> Fn(&'c mut C, sqlx::pool::PoolConnectionMetadata) -> AcquireCheck<'c> + Send + Sync + 'static {
     move |connection, meta| {
         Box::pin(async move {
             if pre_ping && meta.idle_for >= PRE_PING_IDLE {
