@@ -429,8 +429,8 @@ pub struct DatabaseConfig {
     pub max_lifetime_secs: u64,
     /// Seconds an idle connection above `min_connections` is kept; 0 keeps it forever.
     pub idle_timeout_secs: u64,
-    /// Check each connection with a round trip before handing it out, so a connection the server
-    /// dropped is replaced instead of failing the caller.
+    /// Check a connection that sat idle (50 ms or more) with a round trip before handing it out,
+    /// so a connection the server dropped is replaced instead of failing the caller.
     pub pre_ping: bool,
 }
 
