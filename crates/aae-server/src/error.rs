@@ -155,12 +155,8 @@ impl From<aae_jobs::campaigns::CampaignOpError> for ApiError {
 
 impl From<aae_models::ModelError> for ApiError {
     fn from(error: aae_models::ModelError) -> Self {
-        let code = error.code();
-        let mut api = Self::new(code, error.to_string());
-        if code == ErrorCode::Internal {
-            api = Self::internal(error.to_string());
-        }
-        api
+        // An internal error's message is logged, not returned, by `into_response`.
+        Self::new(error.code(), error.to_string())
     }
 }
 

@@ -17,8 +17,12 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Caller, UserCache};
+use super::Caller;
 use crate::error::ApiError;
+
+/// Users looked up by token subject, so a token does not cost a database round trip on every
+/// request.
+type UserCache = std::sync::Arc<std::sync::Mutex<HashMap<String, (User, Instant)>>>;
 
 /// How long a user looked up from a token's subject is reused without a database read.
 const USER_CACHE_TTL: Duration = Duration::from_secs(60);

@@ -9,8 +9,6 @@ pub mod cognito;
 pub mod local;
 pub mod password;
 
-use std::sync::Arc;
-
 use aae_config::{AuthMode, Config};
 use aae_store::{Records, Role, User};
 use axum::extract::{FromRequestParts, MatchedPath};
@@ -156,7 +154,3 @@ impl FromRequestParts<AppState> for Admin {
         Ok(Self(caller))
     }
 }
-
-/// Shared by both authenticators: the user cache keyed by subject, so a token does not cost a
-/// database round trip on every request.
-pub(crate) type UserCache = Arc<std::sync::Mutex<std::collections::HashMap<String, (User, std::time::Instant)>>>;

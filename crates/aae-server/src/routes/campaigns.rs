@@ -97,10 +97,6 @@ pub(crate) async fn artifact_urls_of(state: &AppState, campaign: &aae_store::Cam
     urls
 }
 
-fn last_percent(campaign: &Campaign) -> f64 {
-    campaign.progress()
-}
-
 /// A campaign in a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignSummary {
@@ -344,7 +340,7 @@ pub(crate) async fn show(
         .unwrap_or_default();
     Ok(Json(CampaignDetail {
         urls: artifact_urls(&state, &campaign).await,
-        progress: last_percent(&campaign),
+        progress: campaign.progress(),
         agent_interactions: campaign.agent_interactions.as_array().map_or(0, Vec::len),
         progress_log: campaign.progress_log.clone().unwrap_or(Value::Array(Vec::new())),
         campaign_id: campaign.campaign_id,
@@ -455,7 +451,7 @@ pub(crate) async fn events(
                 cursor.status = Some(campaign.status);
                 events.push(json_event(
                     "status",
-                    &serde_json::json!({"status": campaign.status.as_str(), "progress": last_percent(&campaign)}),
+                    &serde_json::json!({"status": campaign.status.as_str(), "progress": campaign.progress()}),
                 ));
             }
             if matches!(campaign.status, CampaignStatus::Completed | CampaignStatus::Failed | CampaignStatus::Cancelled)
