@@ -6,6 +6,7 @@
 #   bench-venv/   python venv with awscli (the peer), boto3 (presign peer, seeding) and moto
 #   bin/s3s-fs    the S3 server both sides talk to (cargo install, ~4.5 min the first time)
 #   rclone        Debian package (apt-get), the migration peer
+#   venv-litellm/ litellm[proxy] $LITELLM_VERSION, the gateway peer (router.sh, gateway.sh)
 # Servers are started on free loopback ports and stopped by the trap each script sets.
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,6 +20,8 @@ PRESIGN_BIN="$REPO_DIR/target/release/examples/presign_bench"
 AWSCLI_VERSION="1.46.2"
 MOTO_VERSION="5.2.5"
 S3S_FS_VERSION="0.14.1"
+LITELLM_VERSION="${LITELLM_VERSION:-1.106.*}"
+LITELLM_VENV="$TOOLS_DIR/venv-litellm"
 
 # Credentials of the local servers (s3s-fs checks SigV4 with them).
 BENCH_AK="aaebenchaccesskey"
@@ -44,6 +47,15 @@ PY
   [ -x "$BENCH_VENV/bin/python" ] || python3 -m venv "$BENCH_VENV"
   "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check \
     "awscli==$AWSCLI_VERSION" boto3 "moto[server]==$MOTO_VERSION" >&2
+}
+
+ensure_litellm() {
+  if [ -x "$LITELLM_VENV/bin/litellm" ]; then
+    return 0
+  fi
+  log "installing litellm[proxy] $LITELLM_VERSION into $LITELLM_VENV"
+  [ -x "$LITELLM_VENV/bin/python" ] || python3 -m venv "$LITELLM_VENV"
+  "$LITELLM_VENV/bin/pip" install -q --disable-pip-version-check --no-input "litellm[proxy]==$LITELLM_VERSION" >&2
 }
 
 ensure_s3s_fs() {

@@ -16,16 +16,10 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-LITELLM_VENV="$TOOLS_DIR/venv-litellm"
-LITELLM_VERSION="${LITELLM_VERSION:-1.106.*}"
 BIN="${CARGO_TARGET_DIR:-$REPO_DIR/target}/release/examples/router_overhead"
 
 if [ "${BENCH_SETUP:-1}" = 1 ]; then
-  if ! [ -x "$LITELLM_VENV/bin/litellm" ]; then
-    log "installing litellm[proxy] $LITELLM_VERSION into $LITELLM_VENV"
-    [ -x "$LITELLM_VENV/bin/python" ] || python3 -m venv "$LITELLM_VENV"
-    "$LITELLM_VENV/bin/pip" install -q --disable-pip-version-check --no-input "litellm[proxy]==$LITELLM_VERSION" >&2
-  fi
+  ensure_litellm
   log "building the router benchmark (release)"
   (cd "$REPO_DIR" && cargo build --release -p aae-models --example router_overhead >&2)
 fi

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Drives bench/router.sh: starts the fake upstream and the LiteLLM proxy, runs the load
 generator (crates/aae-models/examples/router_overhead.rs) for every side, rate and streaming
-mode, measures LiteLLM's CPU and RSS from /proc, writes a JSON report and prints a table."""
+mode, measures LiteLLM's CPU and RSS from /proc, writes a JSON report and prints a table.
+
+Also the helpers bench/gateway_bench.py shares: processes, /proc measurements, the fake
+upstream, the LiteLLM proxy and one measured load run."""
 
 import argparse
 import json
@@ -12,13 +15,21 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+UPSTREAM_LATENCY_MS = 20
+MODEL = "fake-20ms"
+LITELLM_KEY = "sk-bench"
+# router_overhead load warms up for this long at min(rate, WARMUP_MAX_RATE) before measuring.
+WARMUP_SECONDS = 2
+WARMUP_MAX_RATE = 200
 
 
 def log(message):
-    print(f"[bench router {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    name = os.path.basename(sys.argv[0]).removesuffix(".py").removesuffix("_bench")
+    print(f"[bench {name} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def free_port():
@@ -54,42 +65,170 @@ def cpu_seconds(pids):
     return total / CLK_TCK
 
 
-def rss_mb(pids):
+def status_mb(pids, field):
+    """Sum over pids of a /proc/PID/status memory field (VmRSS: now, VmHWM: peak), in MB."""
     total = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field + ":"):
                         total += int(line.split()[1])
         except OSError:
             pass
     return total / 1024
 
 
-def wait_http(url, headers=None, timeout=120):
+def rss_mb(pids):
+    return status_mb(pids, "VmRSS")
+
+
+def peak_rss_mb(pids):
+    return status_mb(pids, "VmHWM")
+
+
+def reset_peak_rss(pids):
+    """Sets each process's peak RSS (VmHWM) back to its current RSS."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
+
+def wait_http(url, headers=None, timeout=120, process=None, log_file=None, any_status=False):
+    """Waits for a 2xx answer (any HTTP answer with any_status) from url; fails early when
+    process exits, showing the end of log_file."""
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = ""
+            if log_file:
+                with open(log_file, errors="replace") as f:
+                    tail = "".join(f.readlines()[-30:])
+            raise SystemExit(f"the server of {url} exited with {process.returncode}:\n{tail}")
         try:
             request = urllib.request.Request(url, headers=headers or {})
             with urllib.request.urlopen(request, timeout=2):
                 return
+        except urllib.error.HTTPError:
+            if any_status:
+                return
+            time.sleep(0.5)
         except Exception:  # noqa: BLE001 - anything means "not yet"
             time.sleep(0.5)
     raise SystemExit(f"nothing answers at {url}")
 
 
-def load(bin_path, mode, upstream, rate, seconds, stream, api_key=None):
+class Processes:
+    """The servers of one benchmark, each in its own session; all stopped (SIGTERM, then SIGKILL
+    after 10 s) on leaving the `with` block or at SIGTERM."""
+
+    def __init__(self):
+        self.started = []
+
+    def start(self, command, **kwargs):
+        process = subprocess.Popen(command, start_new_session=True, **kwargs)
+        self.started.append(process)
+        return process
+
+    def stop_all(self):
+        for process in self.started:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except OSError:
+                pass
+        deadline = time.time() + 10
+        for process in self.started:
+            try:
+                process.wait(timeout=max(deadline - time.time(), 0.1))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def __enter__(self):
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+        return self
+
+    def __exit__(self, *_):
+        self.stop_all()
+
+
+def start_fake(processes, bin_path):
+    """aae-testkit's fake OpenAI-compatible server (fixed latency); returns its base URL (…/v1)."""
+    fake = processes.start([bin_path, "fake", "--latency-ms", str(UPSTREAM_LATENCY_MS), "--port", str(free_port())],
+                           stdout=subprocess.PIPE, text=True)
+    upstream = fake.stdout.readline().strip()
+    log(f"fake upstream ({UPSTREAM_LATENCY_MS} ms) at {upstream}")
+    return upstream
+
+
+def start_litellm(processes, litellm_bin, upstream, work):
+    """The LiteLLM proxy (2 workers) routing MODEL to upstream; returns (process, base URL)."""
+    port = free_port()
+    config = os.path.join(work, "litellm.yaml")
+    with open(config, "w") as f:
+        f.write(
+            "model_list:\n"
+            f"  - model_name: {MODEL}\n"
+            "    litellm_params:\n"
+            f"      model: openai/{MODEL}\n"
+            f"      api_base: {upstream}\n"
+            "      api_key: sk-upstream\n"
+            "general_settings:\n"
+            f"  master_key: {LITELLM_KEY}\n"
+            "litellm_settings:\n"
+            "  drop_params: true\n"
+        )
+    env = dict(os.environ, LITELLM_MASTER_KEY=LITELLM_KEY, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR")
+    log_path = os.path.join(work, "litellm.log")
+    with open(log_path, "w") as log_file:
+        litellm = processes.start([litellm_bin, "--config", config, "--host", "127.0.0.1", "--port", str(port),
+                                   "--num_workers", "2"], stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/health/liveliness", process=litellm, log_file=log_path)
+    log(f"litellm (2 workers) at {url}")
+    return litellm, url
+
+
+def load(bin_path, mode, upstream, rate, seconds, stream, api_key=None, model=None):
     command = [bin_path, "load", "--mode", mode, "--upstream", upstream, "--rate", str(rate),
-               "--seconds", str(seconds)]
+               "--seconds", str(seconds), "--warmup-seconds", str(WARMUP_SECONDS)]
     if stream:
         command.append("--stream")
     if api_key:
         command += ["--api-key", api_key]
+    if model:
+        command += ["--model", model]
     output = subprocess.run(command, check=True, capture_output=True, text=True, timeout=seconds * 20 + 120)
     if output.stderr.strip():
         log(output.stderr.strip().splitlines()[-1])
     return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def load_measuring(server, bin_path, url, rate, seconds, stream, api_key, model=None):
+    """`load --mode proxy` against url while measuring the server process tree from /proc: CPU
+    per request (warm-up requests included in the count, as its CPU includes them) and RSS."""
+    pids = tree(server.pid)
+    reset_peak_rss(pids)
+    before = cpu_seconds(pids)
+    report = load(bin_path, "proxy", url, rate, seconds, stream, api_key=api_key, model=model)
+    pids = tree(server.pid)
+    requests = report["sent"] + round(min(rate, WARMUP_MAX_RATE) * WARMUP_SECONDS)
+    report["server_cpu_ms_per_request"] = (cpu_seconds(pids) - before) * 1000 / max(requests, 1)
+    report["server_rss_mb"] = rss_mb(pids)
+    report["server_peak_rss_mb"] = peak_rss_mb(pids)
+    return report
+
+
+def add_overheads(row, sides):
+    """side's p50/p99 minus direct's, as added_p50_ms / added_p99_ms."""
+    for side in sides:
+        for p in ("p50", "p99"):
+            row[side][f"added_{p}_ms"] = row[side][f"{p}_ms"] - row["direct"][f"{p}_ms"]
 
 
 def main():
@@ -103,77 +242,26 @@ def main():
     rates = [int(r) for r in args.rates.split()]
 
     work = tempfile.mkdtemp(prefix="aae-bench-router.")
-    processes = []
-
-    def stop_all(*_):
-        for process in processes:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except OSError:
-                pass
-    signal.signal(signal.SIGTERM, lambda *a: (stop_all(), sys.exit(130)))
-
-    try:
-        fake_port = free_port()
-        fake = subprocess.Popen([args.bin, "fake", "--latency-ms", "20", "--port", str(fake_port)],
-                                stdout=subprocess.PIPE, text=True, start_new_session=True)
-        processes.append(fake)
-        upstream = fake.stdout.readline().strip()
-        log(f"fake upstream (20 ms) at {upstream}")
-
-        litellm_port = free_port()
-        config = os.path.join(work, "litellm.yaml")
-        with open(config, "w") as f:
-            f.write(
-                "model_list:\n"
-                "  - model_name: fake-20ms\n"
-                "    litellm_params:\n"
-                "      model: openai/fake-20ms\n"
-                f"      api_base: {upstream}\n"
-                "      api_key: sk-upstream\n"
-                "general_settings:\n"
-                "  master_key: sk-bench\n"
-                "litellm_settings:\n"
-                "  drop_params: true\n"
-            )
-        env = dict(os.environ, LITELLM_MASTER_KEY="sk-bench", LITELLM_LOCAL_MODEL_COST_MAP="True",
-                   LITELLM_LOG="ERROR")
-        litellm_log = open(os.path.join(work, "litellm.log"), "w")
-        litellm = subprocess.Popen([args.litellm, "--config", config, "--host", "127.0.0.1", "--port",
-                                    str(litellm_port), "--num_workers", "2"],
-                                   stdout=litellm_log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        processes.append(litellm)
-        litellm_url = f"http://127.0.0.1:{litellm_port}"
-        wait_http(f"{litellm_url}/health/liveliness")
-        log(f"litellm (2 workers) at {litellm_url}")
-
-        results = []
+    results = []
+    with Processes() as processes:
+        upstream = start_fake(processes, args.bin)
+        litellm, litellm_url = start_litellm(processes, args.litellm, upstream, work)
         for stream in (False, True):
             for rate in rates:
                 row = {"rate": rate, "stream": stream}
                 row["direct"] = load(args.bin, "direct", upstream, rate, args.seconds, stream)
                 row["router"] = load(args.bin, "router", upstream, rate, args.seconds, stream)
-                pids = tree(litellm.pid)
-                before = cpu_seconds(pids)
-                row["litellm"] = load(args.bin, "proxy", f"{litellm_url}/v1", rate, args.seconds, stream,
-                                      api_key="sk-bench")
-                pids = tree(litellm.pid)
-                row["litellm"]["server_cpu_ms_per_request"] = \
-                    (cpu_seconds(pids) - before) * 1000 / max(row["litellm"]["sent"], 1)
-                row["litellm"]["server_rss_mb"] = rss_mb(pids)
+                row["litellm"] = load_measuring(litellm, args.bin, f"{litellm_url}/v1", rate, args.seconds, stream,
+                                                LITELLM_KEY)
                 row["router"]["server_cpu_ms_per_request"] = max(
                     row["router"]["cpu_ms_per_request"] - row["direct"]["cpu_ms_per_request"], 0.0)
-                for side in ("router", "litellm"):
-                    for p in ("p50", "p99"):
-                        row[side][f"added_{p}_ms"] = row[side][f"{p}_ms"] - row["direct"][f"{p}_ms"]
+                add_overheads(row, ("router", "litellm"))
                 log(f"rate {rate} stream {stream}: router +{row['router']['added_p99_ms']:.2f} ms p99, "
                     f"litellm +{row['litellm']['added_p99_ms']:.1f} ms p99 "
                     f"({row['litellm']['ok']}/{row['litellm']['sent']} ok)")
                 results.append(row)
-    finally:
-        stop_all()
 
-    report = {"upstream_latency_ms": 20, "seconds": args.seconds, "results": results}
+    report = {"upstream_latency_ms": UPSTREAM_LATENCY_MS, "seconds": args.seconds, "results": results}
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)
     log(f"wrote {args.out}")

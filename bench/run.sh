@@ -11,6 +11,8 @@
 #   8. creatives.sh all seven creative sizes for one brief, one core (< 200 ms; no peer)
 #   9. api.sh       HTTP API: GET /api/v1/campaigns and /api/v1/health under wrk, 64 connections,
 #                   vs a FastAPI app on the same PostgreSQL table (≥ 5x requests/s)
+#  10. gateway.sh   OpenAI-compatible gateway (`aae serve` /v1/chat/completions with an API key,
+#                   credits held and captured) added latency at 100/500/1000 req/s vs LiteLLM proxy
 # Peak RSS of every client process is recorded for 2 and 3. Prints a markdown table at the end.
 #
 #   bash bench/run.sh                 all of them
@@ -22,7 +24,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 benches=("$@")
-if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate campaigns jobs router local_models creatives orchestration api); fi
+if [ "${#benches[@]}" = 0 ]; then benches=(presign transfer migrate campaigns jobs router local_models creatives orchestration api gateway); fi
 
 ensure_venv
 ensure_s3s_fs
@@ -32,13 +34,13 @@ export BENCH_SETUP=0
 
 for bench in "${benches[@]}"; do
   case "$bench" in
-    presign | transfer | migrate | campaigns | jobs | router | local_models | creatives | orchestration | api) ;;
-    *) die "unknown benchmark '$bench' (presign, transfer, migrate, campaigns, jobs, router, local_models, creatives, orchestration, api)" ;;
+    presign | transfer | migrate | campaigns | jobs | router | local_models | creatives | orchestration | api | gateway) ;;
+    *) die "unknown benchmark '$bench' (presign, transfer, migrate, campaigns, jobs, router, local_models, creatives, orchestration, api, gateway)" ;;
   esac
   log "=== $bench"
   case "$bench" in
     # These install their own peers and build their own release examples.
-    campaigns | jobs | router | local_models | creatives | orchestration | api) BENCH_SETUP=1 bash "$BENCH_DIR/$bench.sh" ;;
+    campaigns | jobs | router | local_models | creatives | orchestration | api | gateway) BENCH_SETUP=1 bash "$BENCH_DIR/$bench.sh" ;;
     *) bash "$BENCH_DIR/$bench.sh" ;;
   esac
 done

@@ -2,6 +2,7 @@
 # Installs and starts the local servers that AAE's tests use, idempotently:
 #   - moto 5.2.5 (S3, DynamoDB, Cognito, ... stand-in) in a private venv, on 127.0.0.1:$AAE_TEST_MOTO_PORT
 #   - dynalite 4.0.0 (a second DynamoDB implementation; npm) on 127.0.0.1:$AAE_TEST_DYNALITE_PORT
+#   - schemathesis, and openai + litellm (the gateway's client checks), each in a venv of its own
 #   - PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (best effort: warns when they cannot start)
 # Safe to run concurrently (flock) and fast when everything already runs. Needs no stdin.
 #
@@ -163,6 +164,38 @@ ensure_schemathesis() {
     "schemathesis==$SCHEMATHESIS_VERSION" </dev/null || die "pip install of schemathesis failed"
 }
 
+# ---------------------------------------------------------------- openai + litellm (python venv)
+# The gateway tests run crates/aae-server/tests/api/openai_client.py with the official OpenAI
+# client and the LiteLLM SDK (as a client of AAE; the plain SDK, not the proxy) against
+# /v1/chat/completions. LiteLLM pins the same 1.106 line as bench/router.sh; it needs openai 2.x.
+
+OPENAI_VERSION=2.54.0
+LITELLM_VERSION=1.106.12
+OPENAI_VENV="$TOOLS_DIR/openai-venv"
+
+openai_venv_ready() {
+  [ -x "$OPENAI_VENV/bin/python" ] &&
+    "$OPENAI_VENV/bin/python" - "$OPENAI_VERSION" "$LITELLM_VERSION" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+sys.exit(0 if version("openai") == sys.argv[1] and version("litellm") == sys.argv[2] else 1)
+PY
+}
+
+ensure_openai() {
+  if openai_venv_ready; then
+    return 0
+  fi
+  local py="${AAE_PYTHON:-python3}"
+  [ -x "$OPENAI_VENV/bin/python" ] || "$py" -m venv "$OPENAI_VENV" ||
+    die "python venv creation failed (on Debian: apt-get install python3-venv)"
+  log "installing openai==$OPENAI_VERSION and litellm==$LITELLM_VERSION into $OPENAI_VENV (about 40 s)"
+  "$OPENAI_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    "openai==$OPENAI_VERSION" "litellm==$LITELLM_VERSION" </dev/null ||
+    die "pip install of openai==$OPENAI_VERSION litellm==$LITELLM_VERSION failed"
+  openai_venv_ready || die "openai and litellm are not importable from $OPENAI_VENV after install"
+}
+
 # ---------------------------------------------------------------- dynalite (npm)
 
 # Any HTTP answer counts (dynalite answers every request, with 400 to a bare GET).
@@ -269,6 +302,7 @@ ensure_redis() {
 
 ensure_moto
 ensure_schemathesis
+ensure_openai
 ensure_dynalite
 ensure_postgres
 ensure_redis

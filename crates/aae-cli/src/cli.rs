@@ -103,9 +103,15 @@ pub enum Command {
     /// MCP servers (`mcp.servers`).
     #[command(subcommand)]
     Mcp(McpCommand),
-    /// Manage API users: roles.
+    /// Manage API users: create them, set roles.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage API keys of the OpenAI-compatible gateway (/v1/chat/completions, …).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage users' credits.
+    #[command(subcommand)]
+    Credits(CreditsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -397,6 +403,15 @@ pub struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
+    /// Create a local user (no password: they use API keys, or register to set one). Prints
+    /// the new user's id.
+    Create {
+        /// The user's email address.
+        email: String,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+    },
     /// Make the user with this email an admin (every account with that email, local or
     /// Cognito). Tokens issued before keep the old role until they are refreshed.
     GrantAdmin {
@@ -407,6 +422,64 @@ pub enum UsersCommand {
     RevokeAdmin {
         /// The user's email address.
         email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key for the user with this email and print only the key (shown once).
+    Create {
+        /// The user's email address.
+        email: String,
+        /// A name to recognise the key by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Days until the key stops working (1 to 3650); default: never.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Models the key may call (catalog names or provider/name), comma-separated; default:
+        /// all.
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+    },
+    /// List the user's active keys (never their secrets).
+    List {
+        /// The user's email address.
+        email: String,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one of the user's keys. A running server may accept it for up to
+    /// `gateway.key_cache_secs` more unless Redis is configured; DELETE /api/v1/keys/{id}
+    /// revokes at once.
+    Revoke {
+        /// The user's email address.
+        email: String,
+        /// The key's id (from `aae keys list`).
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Grant credits to the user with this email; prints the new balance.
+    Grant {
+        /// The user's email address.
+        email: String,
+        /// Credits to add (> 0).
+        amount: f64,
+        /// Why (shown in the user's ledger).
+        #[arg(long, default_value = "granted by an operator")]
+        reason: String,
+    },
+    /// Show the user's balance.
+    Show {
+        /// The user's email address.
+        email: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

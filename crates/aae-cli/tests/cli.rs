@@ -275,14 +275,14 @@ fn db_migrate_applies_once_and_config_check_reports_the_database() {
     let first = aae(dir.path(), &["db", "migrate"], &[]);
     assert!(first.status.success(), "{}{}", stdout(&first), stderr(&first));
     assert!(
-        stdout(&first).contains("applied 3 migration(s): 0001_records, 0003_usage_details, 0004_auth"),
+        stdout(&first).contains("applied 4 migration(s): 0001_records, 0003_usage_details, 0004_auth, 0005_api_keys"),
         "{}",
         stdout(&first)
     );
     assert!(dir.path().join("aae.db").is_file());
     let second = aae(dir.path(), &["db", "migrate", "--json"], &[]);
     let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
-    assert_eq!(report, serde_json::json!({"engine": "sqlite", "applied": [], "known": 3}));
+    assert_eq!(report, serde_json::json!({"engine": "sqlite", "applied": [], "known": 4}));
     let check = aae(dir.path(), &["config", "check"], &[]);
     assert!(check.status.success(), "{}{}", stdout(&check), stderr(&check));
     let text = stdout(&check);
@@ -326,5 +326,53 @@ async fn users_grant_admin_changes_the_role_and_names_unknown_emails() {
     let missing = aae(dir.path(), &["users", "grant-admin", "nobody@example.com"], &[]);
     assert!(!missing.status.success());
     assert!(stderr(&missing).contains("no user has the email nobody@example.com"), "{}", stderr(&missing));
+    records.close().await;
+}
+
+#[tokio::test]
+async fn operators_create_users_keys_and_credits_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(aae(dir.path(), &["db", "migrate"], &[]).status.success());
+    let out = aae(dir.path(), &["users", "create", "Bo@Example.com", "--admin"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = uuid::Uuid::parse_str(stdout(&out).trim()).expect("prints only the id");
+    let again = aae(dir.path(), &["users", "create", "bo@example.com"], &[]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    let bad = aae(dir.path(), &["users", "create", "not-an-email"], &[]);
+    assert!(!bad.status.success() && stderr(&bad).contains("email"), "{}", stderr(&bad));
+
+    let out = aae(dir.path(), &["credits", "grant", "bo@example.com", "12.5"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("available 12.5 credits"), "{}", stdout(&out));
+    let out = aae(dir.path(), &["credits", "grant", "bo@example.com", "-1"], &[]);
+    assert!(!out.status.success());
+    let out = aae(dir.path(), &["credits", "show", "bo@example.com", "--json"], &[]);
+    let balance: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (balance["available"].as_f64(), balance["user_id"].as_str()),
+        (Some(12.5), Some(id.to_string().as_str()))
+    );
+
+    let out =
+        aae(dir.path(), &["keys", "create", "bo@example.com", "--name", "ci", "--models", "claude-4.5-sonnet"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out).trim().to_owned();
+    assert!(key.starts_with("aae-sk-") && !key.contains(char::is_whitespace), "prints only the key: {key}");
+    let out = aae(dir.path(), &["keys", "create", "bo@example.com", "--models", "nope"], &[]);
+    assert!(!out.status.success() && stderr(&out).contains("nope"), "{}", stderr(&out));
+    let records = aae_store::open(&aae_config::DatabaseConfig::default(), dir.path()).await.unwrap();
+    let stored = records.api_keys.find_by_hash(&aae_server::auth::keys::key_hash(&key)).await.unwrap();
+    assert_eq!((stored.user_id, stored.name.as_str()), (id, "ci"));
+    assert_eq!(stored.allowed_models, vec!["claude-4.5-sonnet".to_owned()]);
+    let out = aae(dir.path(), &["keys", "list", "bo@example.com", "--json"], &[]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["id"], stored.id.to_string());
+    assert!(!stdout(&out).contains(&key), "the secret is never listed");
+    let out = aae(dir.path(), &["keys", "revoke", "bo@example.com", &stored.id.to_string()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(records.api_keys.find_by_hash(&aae_server::auth::keys::key_hash(&key)).await.unwrap().revoked_at.is_some());
+    let out = aae(dir.path(), &["keys", "create", "nobody@example.com"], &[]);
+    assert!(stderr(&out).contains("aae users create nobody@example.com"), "{}", stderr(&out));
     records.close().await;
 }

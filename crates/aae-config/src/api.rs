@@ -179,7 +179,7 @@ impl Default for CorsConfig {
 }
 
 /// The route groups that have their own rate limit.
-pub const RATE_LIMIT_GROUPS: &[&str] = &["auth", "chat", "campaigns", "files", "admin"];
+pub const RATE_LIMIT_GROUPS: &[&str] = &["auth", "chat", "campaigns", "files", "admin", "gateway"];
 
 /// Per-user (per-address before sign-in) token buckets, shared through Redis when `redis.url`
 /// is set.
@@ -192,8 +192,8 @@ pub struct RateLimitsConfig {
     pub requests_per_minute: u32,
     /// Requests allowed at once above the sustained rate (the bucket's size).
     pub burst: u32,
-    /// Limits of route groups (`auth`, `chat`, `campaigns`, `files`, `admin`), each counted
-    /// apart.
+    /// Limits of route groups (`auth`, `chat`, `campaigns`, `files`, `admin`, `gateway` for the
+    /// OpenAI-compatible `/v1/*` routes), each counted apart.
     pub routes: BTreeMap<String, RouteLimit>,
 }
 
@@ -214,6 +214,7 @@ impl Default for RateLimitsConfig {
             ("auth", RouteLimit { requests_per_minute: 30, burst: 10 }),
             ("chat", RouteLimit { requests_per_minute: 120, burst: 20 }),
             ("campaigns", RouteLimit { requests_per_minute: 60, burst: 20 }),
+            ("gateway", RouteLimit { requests_per_minute: 600, burst: 100 }),
         ];
         Self {
             enabled: true,
@@ -232,6 +233,49 @@ impl RateLimitsConfig {
             .copied()
             .unwrap_or(RouteLimit { requests_per_minute: self.requests_per_minute, burst: self.burst })
     }
+}
+
+/// The OpenAI-compatible gateway (`/v1/chat/completions`, `/v1/models`, `/v1/embeddings`).
+///
+/// Credits are reserved in blocks: the first request of a user holds `credit_block` credits (or
+/// what the user has left, when less) in the ledger, and later requests draw their estimated cost
+/// from that block in memory, so a request costs no database write for its credits. A block is
+/// settled (its spending captured, the rest released) when it runs out, after
+/// `settle_idle_secs` without a request, and at shutdown.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Credits held per block (at least 0.000001).
+    pub credit_block: f64,
+    /// Seconds a block may stay idle before it is settled (1 to 3600).
+    pub settle_idle_secs: u64,
+    /// Output tokens assumed for the credit estimate of a request that sets no `max_tokens`.
+    pub default_max_tokens: u32,
+    /// Seconds an API key's check is remembered in process (0 to 300). Revoking a key through
+    /// the API forgets it at once here, and in Redis for other instances.
+    pub key_cache_secs: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self { credit_block: 1.0, settle_idle_secs: 5, default_max_tokens: 1024, key_cache_secs: 30 }
+    }
+}
+
+pub(crate) fn validate_gateway(gateway: &GatewayConfig) -> Result<(), ConfigError> {
+    if !(gateway.credit_block.is_finite() && gateway.credit_block >= 0.000_001) {
+        return Err(ConfigError::invalid("gateway.credit_block", "must be a number of credits, at least 0.000001"));
+    }
+    if !(1..=3600).contains(&gateway.settle_idle_secs) {
+        return Err(ConfigError::invalid("gateway.settle_idle_secs", "must be between 1 and 3600 seconds"));
+    }
+    if gateway.default_max_tokens == 0 {
+        return Err(ConfigError::invalid("gateway.default_max_tokens", "must be at least 1"));
+    }
+    if gateway.key_cache_secs > 300 {
+        return Err(ConfigError::invalid("gateway.key_cache_secs", "must be between 0 and 300 seconds"));
+    }
+    Ok(())
 }
 
 pub(crate) fn validate_api(auth: &AuthConfig, cors: &CorsConfig, limits: &RateLimitsConfig) -> Result<(), ConfigError> {

@@ -15,7 +15,9 @@ mod model;
 mod providers;
 mod validate;
 
-pub use api::{AuthConfig, AuthMode, CognitoConfig, CorsConfig, RATE_LIMIT_GROUPS, RateLimitsConfig, RouteLimit};
+pub use api::{
+    AuthConfig, AuthMode, CognitoConfig, CorsConfig, GatewayConfig, RATE_LIMIT_GROUPS, RateLimitsConfig, RouteLimit,
+};
 pub use load::{ConfigSources, DEFAULT_CONFIG_FILE};
 pub use mcp::{McpConfig, McpServerConfig, McpTransportKind};
 pub use model::*;

@@ -7,7 +7,7 @@ use aae_types::{BucketPurpose, Environment};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::api::{AuthConfig, CorsConfig, RateLimitsConfig};
+use crate::api::{AuthConfig, CorsConfig, GatewayConfig, RateLimitsConfig};
 use crate::mcp::McpConfig;
 use crate::providers::{ModelPrice, ModelsConfig, ProvidersConfig, RouterConfig, default_prices};
 
@@ -52,6 +52,8 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Per-user, per-route request limits of the API.
     pub rate_limits: RateLimitsConfig,
+    /// The OpenAI-compatible gateway's credit blocks and key cache.
+    pub gateway: GatewayConfig,
 }
 
 impl Default for Config {
@@ -75,6 +77,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             cors: CorsConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            gateway: GatewayConfig::default(),
         }
     }
 }

@@ -162,6 +162,7 @@ impl Config {
         self.mcp.validate()?;
         self.validate_models()?;
         crate::api::validate_api(&self.auth, &self.cors, &self.rate_limits)?;
+        crate::api::validate_gateway(&self.gateway)?;
         if self.server.request_timeout_secs == 0 || self.server.json_body_limit_kib == 0 {
             return Err(ConfigError::invalid(
                 "server.request_timeout_secs",

@@ -44,7 +44,7 @@ pub use providers::{
 pub use router::{CallContext, ModelRouter, Routed, RoutedStream};
 pub use types::{
     ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ImageOutput, ImageRequest,
-    JsonSchemaFormat, Message, StopReason, StreamEvent, ToolCall, ToolDefinition, Usage, VideoJob, VideoOutput,
-    VideoRequest, VideoStatus, collect_stream,
+    JsonSchemaFormat, Message, StopReason, StreamEvent, ToolCall, ToolChoice, ToolDefinition, Usage, VideoJob,
+    VideoOutput, VideoRequest, VideoStatus, collect_stream,
 };
 pub use usage::{Accounting, CreditHold, Metered, PriceTable};

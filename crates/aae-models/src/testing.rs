@@ -64,6 +64,7 @@ impl ScriptedProvider {
     }
 
     async fn answer(&self, model_id: &str, request: &ChatRequest) -> Scripted {
+        request.validate_tool_choice(&self.name, model_id)?;
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).push((model_id.to_owned(), request.clone()));
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;

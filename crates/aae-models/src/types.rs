@@ -7,7 +7,7 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::ModelError;
+use crate::error::{ModelError, ModelErrorKind, ModelResult};
 
 /// One message of a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +95,22 @@ pub struct JsonSchemaFormat {
     pub schema: Value,
 }
 
+/// Which tools the model may or must call (OpenAI's `tool_choice`). Serialised as `"auto"`,
+/// `"none"`, `"required"` or `{"tool": NAME}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolChoice {
+    /// The model decides whether to call tools (and which).
+    #[default]
+    Auto,
+    /// The model must not call tools; it answers.
+    None,
+    /// The model must call at least one of the request's tools.
+    Required,
+    /// The model must call the named tool, one of the request's tools.
+    Tool(String),
+}
+
 /// A chat request, independent of the model it goes to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatRequest {
@@ -112,12 +128,33 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
     /// Structured output: the reply is JSON matching this schema.
     pub response_format: Option<JsonSchemaFormat>,
+    /// Which of `tools` the model may or must call ([`ToolChoice::Auto`] by default).
+    #[serde(default)]
+    pub tool_choice: ToolChoice,
 }
 
 impl ChatRequest {
     /// A request with one user message.
     pub fn user(prompt: impl Into<String>) -> Self {
         Self { messages: vec![Message::user(prompt)], ..Self::default() }
+    }
+
+    /// Checks `tool_choice` against `tools`: [`ToolChoice::Required`] needs at least one tool and
+    /// [`ToolChoice::Tool`] one of that name. Every provider calls it before sending anything; the
+    /// error is an invalid request of `provider`/`model`.
+    pub fn validate_tool_choice(&self, provider: &str, model: &str) -> ModelResult<()> {
+        let problem = match &self.tool_choice {
+            ToolChoice::Auto | ToolChoice::None => return Ok(()),
+            ToolChoice::Required if self.tools.is_empty() => {
+                "tool_choice is `required` but the request has no tools".to_owned()
+            }
+            ToolChoice::Required => return Ok(()),
+            ToolChoice::Tool(name) if self.tools.iter().any(|tool| &tool.name == name) => return Ok(()),
+            ToolChoice::Tool(name) => {
+                format!("tool_choice names tool `{name}`, which is not among the request's tools")
+            }
+        };
+        Err(ModelError::new(ModelErrorKind::InvalidRequest, provider, model, problem))
     }
 
     /// A rough token estimate (4 characters a token) of the prompt plus `max_tokens`, used by the
@@ -312,4 +349,55 @@ pub struct VideoOutput {
     pub content_type: String,
     /// Duration in seconds.
     pub seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn tool(name: &str) -> ToolDefinition {
+        ToolDefinition { name: name.to_owned(), description: String::new(), parameters: json!({"type": "object"}) }
+    }
+
+    #[test]
+    fn tool_choice_serialises_as_openai_spells_it_and_defaults_to_auto() {
+        let forms = [
+            (ToolChoice::Auto, json!("auto")),
+            (ToolChoice::None, json!("none")),
+            (ToolChoice::Required, json!("required")),
+            (ToolChoice::Tool("get_weather".into()), json!({"tool": "get_weather"})),
+        ];
+        for (choice, form) in forms {
+            assert_eq!(serde_json::to_value(&choice).unwrap(), form);
+            assert_eq!(serde_json::from_value::<ToolChoice>(form).unwrap(), choice);
+        }
+        let request: ChatRequest = serde_json::from_value(json!({"messages": []})).unwrap();
+        assert_eq!(request.tool_choice, ToolChoice::Auto);
+    }
+
+    #[test]
+    fn a_tool_choice_must_name_one_of_the_tools() {
+        let with =
+            |tools: Vec<ToolDefinition>, tool_choice| ChatRequest { tools, tool_choice, ..ChatRequest::user("hi") };
+        let valid = [
+            with(Vec::new(), ToolChoice::Auto),
+            with(Vec::new(), ToolChoice::None),
+            with(vec![tool("a")], ToolChoice::Required),
+            with(vec![tool("a"), tool("b")], ToolChoice::Tool("b".into())),
+        ];
+        for request in valid {
+            assert!(request.validate_tool_choice("p", "m").is_ok(), "{:?}", request.tool_choice);
+        }
+        let error = with(vec![tool("a")], ToolChoice::Tool("b".into())).validate_tool_choice("p", "m").unwrap_err();
+        assert_eq!(error.kind, ModelErrorKind::InvalidRequest);
+        assert_eq!(
+            error.to_string(),
+            "invalid request p/m: tool_choice names tool `b`, which is not among the request's tools"
+        );
+        let error = with(Vec::new(), ToolChoice::Required).validate_tool_choice("p", "m").unwrap_err();
+        assert_eq!(error.kind, ModelErrorKind::InvalidRequest);
+        assert!(!error.is_retryable());
+    }
 }

@@ -80,30 +80,30 @@ impl std::fmt::Debug for Accounting {
 
 /// The facts of one finished call.
 #[derive(Debug, Clone)]
-pub(crate) struct CallRecord<'a> {
+pub(crate) struct CallRecord {
     pub user_id: Option<Uuid>,
     pub hold: Option<CreditHold>,
-    pub request_id: Option<&'a str>,
-    pub provider: &'a str,
-    pub model: &'a str,
+    pub request_id: Option<String>,
+    pub provider: String,
+    pub model: String,
     pub latency: Duration,
 }
 
 impl Accounting {
     /// Records a successful call and captures `cost` (micro-credits) from the hold.
-    pub(crate) async fn success(&self, call: &CallRecord<'_>, metered: &Metered, cost: i64) -> Result<(), ModelError> {
+    pub(crate) async fn success(&self, call: &CallRecord, metered: &Metered, cost: i64) -> Result<(), ModelError> {
         if let Some(user_id) = call.user_id {
             let usage = NewUsage {
                 user_id,
-                provider: call.provider.to_owned(),
-                model: call.model.to_owned(),
+                provider: call.provider.clone(),
+                model: call.model.clone(),
                 input_tokens: clamp(metered.usage.input_tokens),
                 output_tokens: clamp(metered.usage.output_tokens),
                 cost_micros: cost,
                 images: i64::from(metered.images),
                 video_seconds: metered.video_seconds.ceil().max(0.0) as i64,
                 latency_ms: clamp(call.latency.as_millis() as u64),
-                request_id: call.request_id.map(str::to_owned),
+                request_id: call.request_id.clone(),
             };
             self.usage.record(usage).await.map_err(|e| accounting(call, format!("cannot record usage: {e}")))?;
         }
@@ -111,8 +111,8 @@ impl Accounting {
             let captured = cost.min(hold.amount);
             if cost > hold.amount {
                 tracing::warn!(
-                    provider = call.provider,
-                    model = call.model,
+                    provider = %call.provider,
+                    model = %call.model,
                     cost_micros = cost,
                     held_micros = hold.amount,
                     "model call cost more than its credit hold; captured the hold"
@@ -127,7 +127,7 @@ impl Accounting {
     }
 
     /// Releases the hold of a failed call.
-    pub(crate) async fn failure(&self, call: &CallRecord<'_>) -> Result<(), ModelError> {
+    pub(crate) async fn failure(&self, call: &CallRecord) -> Result<(), ModelError> {
         if let Some(hold) = call.hold {
             self.credits
                 .release(hold.id)
@@ -142,8 +142,8 @@ fn clamp(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn accounting(call: &CallRecord<'_>, message: String) -> ModelError {
-    ModelError::new(ModelErrorKind::Accounting, call.provider, call.model, message)
+fn accounting(call: &CallRecord, message: String) -> ModelError {
+    ModelError::new(ModelErrorKind::Accounting, &call.provider, &call.model, message)
 }
 
 #[cfg(test)]

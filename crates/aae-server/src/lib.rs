@@ -16,6 +16,7 @@ pub mod error;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod reserve;
 pub mod routes;
 mod serve;
 mod state;

@@ -23,6 +23,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "campaigns", description = "Campaigns from briefs: create, follow, resume, and seed 003's AWS endpoints"),
         (name = "files", description = "Uploads and downloads through short-lived presigned URLs"),
         (name = "credits", description = "Balance, ledger and grants"),
+        (name = "keys", description = "API keys for the OpenAI-compatible gateway at /v1 (chat completions, models, embeddings)"),
         (name = "health", description = "Service health and metrics"),
     )
 )]

@@ -63,14 +63,24 @@ pub async fn serve_until(
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(address = ?addr, public_url = %state.config.server.public_base_url(), "aae server listening");
     let token = state.shutdown.clone();
+    // The gateway's credit blocks: idle ones settled on a timer, all of them once requests drain.
+    let reserve = state.api.as_ref().map(|api| std::sync::Arc::clone(&api.reserve));
+    let settler = reserve.clone().map(|reserve| tokio::spawn(reserve.run_settler(token.clone())));
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             // Event streams end at once so their requests count as finished.
             token.cancel();
         })
-        .await
+        .await;
+    if let Some(settler) = settler {
+        let _ = settler.await;
+    }
+    if let Some(reserve) = reserve {
+        reserve.settle_all().await;
+    }
+    served
 }
 
 async fn shutdown_signal() {

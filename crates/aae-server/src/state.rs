@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use aae_config::Config;
 use aae_models::{Accounting, ModelRouter};
@@ -8,9 +9,11 @@ use aae_types::ErrorCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
+use crate::auth::keys::ApiKeys;
 use crate::error::ApiError;
 use crate::limits::RateLimiter;
 use crate::metrics::MeteredUsage;
+use crate::reserve::CreditReserve;
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
@@ -38,6 +41,10 @@ pub struct Api {
     pub auth: Authenticator,
     /// Per-caller request limits.
     pub limiter: RateLimiter,
+    /// API keys of the OpenAI-compatible gateway.
+    pub keys: ApiKeys,
+    /// The gateway's credit blocks.
+    pub reserve: Arc<CreditReserve>,
 }
 
 impl std::fmt::Debug for Api {
@@ -68,8 +75,15 @@ impl AppState {
             .with_accounting(Accounting { usage: Arc::clone(&records.usage), credits: Arc::clone(&records.credits) });
         let auth = Authenticator::from_config(&self.config, &records)?;
         let limiter = RateLimiter::new(self.config.rate_limits.clone(), records.cache.clone());
+        let gateway = &self.config.gateway;
+        let keys = ApiKeys::new(records.clone(), Duration::from_secs(gateway.key_cache_secs));
+        let reserve = CreditReserve::new(
+            Arc::clone(&records.credits),
+            gateway.credit_block,
+            Duration::from_secs(gateway.settle_idle_secs),
+        );
         self.records = Some(records.clone());
-        self.api = Some(Arc::new(Api { records, router: Arc::new(router), auth, limiter }));
+        self.api = Some(Arc::new(Api { records, router: Arc::new(router), auth, limiter, keys, reserve }));
         Ok(self)
     }
 

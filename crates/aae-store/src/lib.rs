@@ -1,20 +1,21 @@
-//! AAE's records: users, local credentials and refresh tokens, model preferences, the credit
-//! ledger, jobs and the job queue, file metadata, campaigns, documents and their chunks,
+//! AAE's records: users, local credentials and refresh tokens, API keys, model preferences, the
+//! credit ledger, jobs and the job queue, file metadata, campaigns, documents and their chunks,
 //! conversations and messages, and usage.
 //!
 //! Each aggregate is one `Send + Sync` trait in its own module ([`UserStore`], [`AuthStore`],
-//! [`PreferenceStore`], [`CreditLedger`], [`JobStore`], [`FileStore`], [`CampaignStore`],
-//! [`DocumentStore`], [`ConversationStore`], [`UsageStore`]), implemented by a backend per engine
-//! in mirrored files: `sqlite/*.rs` (the default: `{data_dir}/aae.db`, WAL) and `postgres/*.rs`
-//! (when `database.url` is `postgres://…`; seed 002's tables with their columns and types). [`open`]
-//! builds the pool from [`aae_config::DatabaseConfig`], applies the migrations under
-//! `migrations/{sqlite,postgres}/` (tracked, so a second run does nothing) and returns
+//! [`ApiKeyStore`], [`PreferenceStore`], [`CreditLedger`], [`JobStore`], [`FileStore`],
+//! [`CampaignStore`], [`DocumentStore`], [`ConversationStore`], [`UsageStore`]), implemented by a
+//! backend per engine in mirrored files: `sqlite/*.rs` (the default: `{data_dir}/aae.db`, WAL) and
+//! `postgres/*.rs` (when `database.url` is `postgres://…`; seed 002's tables with their columns and
+//! types). [`open`] builds the pool from [`aae_config::DatabaseConfig`], applies the migrations
+//! under `migrations/{sqlite,postgres}/` (tracked, so a second run does nothing) and returns
 //! [`Records`], one `Arc<dyn …>` per trait. Campaigns can instead live in a DynamoDB table
 //! (`dynamodb/`, feature `dynamodb`, on by default; see [`Records::open_config`]).
 //!
 //! This crate owns the schema and the SQL. It does not run jobs (workers live in `aae-jobs`),
 //! price model calls, or store bytes (`aae-storage` does); callers pass ids in.
 
+pub mod api_keys;
 pub mod auth;
 pub mod cache;
 pub mod campaigns;
@@ -35,6 +36,7 @@ mod sqlite;
 pub mod usage;
 pub mod users;
 
+pub use api_keys::{ApiKey, ApiKeyStore, MAX_API_KEY_NAME_LEN, NewApiKey};
 pub use auth::{AuthStore, MAX_TOKEN_HASH_LEN, RefreshToken};
 pub use cache::{BucketDecision, CacheStatus, CachedConversations, SharedCache};
 pub use campaigns::{Campaign, CampaignStats, CampaignStatus, CampaignStore, CampaignSummary, Page};

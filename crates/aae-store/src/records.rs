@@ -16,8 +16,8 @@ use crate::error::{StoreError, StoreErrorKind, StoreResult};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::{
-    AuthStore, CampaignStore, ConversationStore, CreditLedger, DocumentStore, FileStore, JobStore, PreferenceStore,
-    UsageStore, UserStore,
+    ApiKeyStore, AuthStore, CampaignStore, ConversationStore, CreditLedger, DocumentStore, FileStore, JobStore,
+    PreferenceStore, UsageStore, UserStore,
 };
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -47,6 +47,8 @@ pub struct Records {
     pub users: Arc<dyn UserStore>,
     /// Local credentials and refresh tokens.
     pub auth: Arc<dyn AuthStore>,
+    /// API keys.
+    pub api_keys: Arc<dyn ApiKeyStore>,
     /// Model preferences.
     pub preferences: Arc<dyn PreferenceStore>,
     /// The credit ledger.
@@ -238,6 +240,7 @@ impl Records {
     where
         S: UserStore
             + AuthStore
+            + ApiKeyStore
             + PreferenceStore
             + CreditLedger
             + JobStore
@@ -251,6 +254,7 @@ impl Records {
         Self {
             users: store.clone(),
             auth: store.clone(),
+            api_keys: store.clone(),
             preferences: store.clone(),
             credits: store.clone(),
             jobs: store.clone(),

@@ -48,6 +48,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Campaign(command) => campaign::run(command, config).await,
         Command::Mcp(command) => mcp::run(command, config).await,
         Command::Users(command) => users::run(command, config).await,
+        Command::Keys(command) => users::keys(command, config).await,
+        Command::Credits(command) => users::credits_command(command, config).await,
         Command::Db(DbCommand::Migrate { json }) => db::migrate(config, json).await,
         Command::Db(DbCommand::ImportRedis { url, pattern, json }) => {
             db::import_redis(config, url, &pattern, json).await

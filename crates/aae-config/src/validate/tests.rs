@@ -316,3 +316,30 @@ fn model_sections_load_from_env_and_are_checked() {
         Ok(())
     });
 }
+
+#[test]
+fn gateway_section_is_checked() {
+    Jail::expect_with(|jail| {
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(config.gateway.settle_idle_secs, 5);
+        assert_eq!(config.rate_limits.limit("gateway").requests_per_minute, 600);
+        for (key, value, named) in [
+            ("AAE__GATEWAY__CREDIT_BLOCK", "0", "gateway.credit_block"),
+            ("AAE__GATEWAY__SETTLE_IDLE_SECS", "0", "gateway.settle_idle_secs"),
+            ("AAE__GATEWAY__DEFAULT_MAX_TOKENS", "0", "gateway.default_max_tokens"),
+            ("AAE__GATEWAY__KEY_CACHE_SECS", "301", "gateway.key_cache_secs"),
+        ] {
+            jail.set_env(key, value);
+            let err = load_env().expect_err(key).to_string();
+            assert!(err.contains(named), "{err}");
+            jail.clear_env();
+        }
+        jail.set_env("AAE__GATEWAY__CREDIT_BLOCK", "2.5");
+        jail.set_env("AAE__RATE_LIMITS__ROUTES__GATEWAY__REQUESTS_PER_MINUTE", "60000");
+        jail.set_env("AAE__RATE_LIMITS__ROUTES__GATEWAY__BURST", "5000");
+        let config = load_env().map_err(|e| e.to_string())?;
+        assert_eq!(config.gateway.credit_block, 2.5);
+        assert_eq!(config.rate_limits.limit("gateway").burst, 5000);
+        Ok(())
+    });
+}

@@ -43,6 +43,10 @@ pub struct CallContext {
     pub hold: Option<CreditHold>,
     /// The request id, copied into usage records.
     pub request_id: Option<String>,
+    /// Record usage and settle the hold on a spawned task instead of before the call returns, so
+    /// the reply does not wait for the database (the OpenAI-compatible gateway). The records
+    /// appear a moment after the reply; a failure to write them is logged.
+    pub defer_accounting: bool,
 }
 
 /// A result with the model that produced it.
@@ -239,13 +243,13 @@ impl ModelRouter {
         Err(all_failed(failures))
     }
 
-    fn call_record<'a>(context: &'a CallContext, entry: Option<&'a ModelEntry>, started: Instant) -> CallRecord<'a> {
+    fn call_record(context: &CallContext, entry: Option<&ModelEntry>, started: Instant) -> CallRecord {
         CallRecord {
             user_id: context.user_id,
             hold: context.hold,
-            request_id: context.request_id.as_deref(),
-            provider: entry.map(|e| e.provider.as_str()).unwrap_or(""),
-            model: entry.map(|e| e.name.as_str()).unwrap_or(""),
+            request_id: context.request_id.clone(),
+            provider: entry.map(|e| e.provider.as_str()).unwrap_or("").to_owned(),
+            model: entry.map(|e| e.name.clone()).unwrap_or_default(),
             latency: started.elapsed(),
         }
     }
@@ -262,8 +266,17 @@ impl ModelRouter {
         let cost = self.prices.cost_micros(&entry.key(), metered);
         if let Some(accounting) = &self.accounting {
             let record = Self::call_record(context, Some(entry), started);
-            if let Err(error) = accounting.success(&record, metered, cost).await {
-                tracing::error!(model = %entry.key(), error = %error, "model call accounting failed");
+            let accounting = accounting.clone();
+            let metered = *metered;
+            let settle = async move {
+                if let Err(error) = accounting.success(&record, &metered, cost).await {
+                    tracing::error!(model = %record.model, error = %error, "model call accounting failed");
+                }
+            };
+            if context.defer_accounting {
+                tokio::spawn(settle);
+            } else {
+                settle.await;
             }
         }
         cost
@@ -272,8 +285,16 @@ impl ModelRouter {
     async fn settle_failure(&self, context: &CallContext, entry: Option<&ModelEntry>, started: Instant) {
         if let Some(accounting) = &self.accounting {
             let record = Self::call_record(context, entry, started);
-            if let Err(error) = accounting.failure(&record).await {
-                tracing::error!(error = %error, "releasing the credit hold of a failed model call failed");
+            let accounting = accounting.clone();
+            let settle = async move {
+                if let Err(error) = accounting.failure(&record).await {
+                    tracing::error!(error = %error, "releasing the credit hold of a failed model call failed");
+                }
+            };
+            if context.defer_accounting {
+                tokio::spawn(settle);
+            } else {
+                settle.await;
             }
         }
     }

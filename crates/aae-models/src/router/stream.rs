@@ -4,6 +4,7 @@
 //! is recorded and the hold captured; when it fails, times out or is dropped early, the hold is
 //! released.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -65,6 +66,7 @@ impl ModelRouter {
             user_id: context.user_id,
             hold: context.hold,
             request_id: context.request_id.clone(),
+            defer: context.defer_accounting,
             model: model.clone(),
             started,
             estimated,
@@ -134,6 +136,7 @@ struct Settle {
     user_id: Option<uuid::Uuid>,
     hold: Option<CreditHold>,
     request_id: Option<String>,
+    defer: bool,
     model: ModelEntry,
     started: Instant,
     estimated: u64,
@@ -142,14 +145,23 @@ struct Settle {
 }
 
 impl Settle {
-    fn record(&self) -> CallRecord<'_> {
+    fn record(&self) -> CallRecord {
         CallRecord {
             user_id: self.user_id,
             hold: self.hold,
-            request_id: self.request_id.as_deref(),
-            provider: self.model.provider.as_str(),
-            model: &self.model.name,
+            request_id: self.request_id.clone(),
+            provider: self.model.provider.as_str().to_owned(),
+            model: self.model.name.clone(),
             latency: self.started.elapsed(),
+        }
+    }
+
+    /// Runs `settle` now, or on its own task when the caller deferred accounting.
+    async fn run(&self, settle: impl Future<Output = ()> + Send + 'static) {
+        if self.defer {
+            tokio::spawn(settle);
+        } else {
+            settle.await;
         }
     }
 
@@ -159,19 +171,28 @@ impl Settle {
         self.limiter.settle(&key, self.estimated, self.usage.input_tokens + self.usage.output_tokens);
         let metered = Metered { usage: self.usage, ..Metered::default() };
         let cost = self.prices.cost_micros(&key, &metered);
-        if let Some(accounting) = &self.accounting
-            && let Err(error) = accounting.success(&self.record(), &metered, cost).await
-        {
-            tracing::error!(model = %key, error = %error, "model call accounting failed");
+        if let Some(accounting) = self.accounting.clone() {
+            let record = self.record();
+            self.run(async move {
+                if let Err(error) = accounting.success(&record, &metered, cost).await {
+                    tracing::error!(model = %key, error = %error, "model call accounting failed");
+                }
+            })
+            .await;
         }
     }
 
     async fn failure(&mut self) {
         self.settled = true;
-        if let Some(accounting) = &self.accounting
-            && let Err(error) = accounting.failure(&self.record()).await
-        {
-            tracing::error!(model = %self.model.key(), error = %error, "releasing a credit hold failed");
+        if let Some(accounting) = self.accounting.clone() {
+            let record = self.record();
+            let key = self.model.key();
+            self.run(async move {
+                if let Err(error) = accounting.failure(&record).await {
+                    tracing::error!(model = %key, error = %error, "releasing a credit hold failed");
+                }
+            })
+            .await;
         }
     }
 }

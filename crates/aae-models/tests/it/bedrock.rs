@@ -3,7 +3,7 @@
 
 use aae_models::{
     BedrockOptions, BedrockProvider, CallContext, ChatRequest, EmbeddingRequest, JsonSchemaFormat, Message,
-    ModelErrorKind, ModelProvider, ModelRouter, StopReason, StreamEvent, ToolCall,
+    ModelErrorKind, ModelProvider, ModelRouter, StopReason, StreamEvent, ToolCall, ToolChoice, collect_stream,
 };
 use aae_testkit::{ACCESS_KEY, FakeModelServer, FakeReply, FakeToolCall, SECRET_KEY};
 use aae_types::UserModelPreference;
@@ -168,6 +168,38 @@ async fn streamed_text_and_fragmented_tool_call_are_reassembled() {
     let sent = &fake.requests()[0];
     assert_eq!(sent.bedrock_model_id(), Some(CLAUDE));
     assert!(sent.path.ends_with("/converse-stream"), "{}", sent.path);
+}
+
+#[tokio::test]
+async fn tool_choice_becomes_converse_tool_choice() {
+    let fake = FakeModelServer::bedrock().await.unwrap();
+    let bedrock = provider(&fake).await;
+    fake.push([FakeReply::tools(vec![FakeToolCall::new("tooluse_1", "get_weather", json!({"city": "Oslo"}))])]);
+    let request = ChatRequest {
+        tools: vec![weather_tool()],
+        tool_choice: ToolChoice::Required,
+        ..ChatRequest::user("weather in Oslo?")
+    };
+    let response = bedrock.chat(CLAUDE, &request).await.unwrap();
+    assert_eq!((response.tool_calls[0].name.as_str(), response.stop_reason), ("get_weather", StopReason::ToolUse));
+    // A named tool is forced: the fake answers with that tool, its input from the scripted text.
+    fake.push([FakeReply::text(r#"{"city": "Rome"}"#)]);
+    let named = ChatRequest { tool_choice: ToolChoice::Tool("get_weather".into()), ..request.clone() };
+    let streamed = collect_stream(bedrock.chat_stream(CLAUDE, &named).await.unwrap()).await.unwrap();
+    assert_eq!(streamed.tool_calls[0].name, "get_weather");
+    assert_eq!(
+        (streamed.tool_calls[0].arguments.clone(), streamed.stop_reason),
+        (json!({"city": "Rome"}), StopReason::ToolUse)
+    );
+    let sent = fake.requests();
+    assert_eq!(sent[0].body["toolConfig"]["toolChoice"], json!({"any": {}}));
+    assert_eq!(sent[1].body["toolConfig"]["toolChoice"], json!({"tool": {"name": "get_weather"}}));
+    assert_eq!(sent[1].body["toolConfig"]["tools"].as_array().map(Vec::len), Some(1));
+
+    let unknown = ChatRequest { tool_choice: ToolChoice::Tool("get_time".into()), ..request };
+    let error = bedrock.chat(CLAUDE, &unknown).await.unwrap_err();
+    assert_eq!(error.kind, ModelErrorKind::InvalidRequest, "{error}");
+    assert_eq!(fake.request_count(), 2, "nothing sent for an unknown tool");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use aae_models::{
     ChatRequest, EmbeddingRequest, GeminiAuth, GeminiProvider, JsonSchemaFormat, Message, ModelErrorKind,
-    ModelProvider, StopReason, StreamEvent, ToolCall,
+    ModelProvider, StopReason, StreamEvent, ToolCall, ToolChoice, collect_stream,
 };
 use aae_testkit::{FakeModelServer, FakeReply, FakeToolCall};
 use secrecy::SecretString;
@@ -95,6 +95,37 @@ async fn conversation_with_function_results_uses_gemini_turns() {
     assert_eq!((config["maxOutputTokens"].as_u64(), config["stopSequences"].clone()), (Some(100), json!(["END"])));
     assert_eq!(config["responseMimeType"], "application/json");
     assert_eq!(config["responseJsonSchema"], json!({"type": "object"}));
+}
+
+#[tokio::test]
+async fn tool_choice_becomes_the_function_calling_mode() {
+    let fake = FakeModelServer::gemini().await.unwrap();
+    let provider = provider(&fake);
+    fake.push([
+        FakeReply::tools(vec![FakeToolCall::new("", "get_weather", json!({"city": "Oslo"}))]),
+        FakeReply::tools(vec![FakeToolCall::new("", "get_weather", json!({"city": "Rome"}))]),
+    ]);
+    let request = ChatRequest {
+        tools: vec![weather_tool()],
+        tool_choice: ToolChoice::Required,
+        ..ChatRequest::user("weather in Oslo?")
+    };
+    let response = provider.chat("gemini-2.5-flash", &request).await.unwrap();
+    assert_eq!((response.tool_calls[0].name.as_str(), response.stop_reason), ("get_weather", StopReason::ToolUse));
+    let named = ChatRequest { tool_choice: ToolChoice::Tool("get_weather".into()), ..request.clone() };
+    let streamed = collect_stream(provider.chat_stream("gemini-2.5-flash", &named).await.unwrap()).await.unwrap();
+    assert_eq!(streamed.tool_calls[0].arguments, json!({"city": "Rome"}));
+    let sent = fake.requests();
+    assert_eq!(sent[0].body["toolConfig"], json!({"functionCallingConfig": {"mode": "ANY"}}));
+    assert_eq!(
+        sent[1].body["toolConfig"],
+        json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}})
+    );
+
+    let unknown = ChatRequest { tool_choice: ToolChoice::Tool("get_time".into()), ..request };
+    let error = provider.chat("gemini-2.5-flash", &unknown).await.unwrap_err();
+    assert_eq!(error.kind, ModelErrorKind::InvalidRequest, "{error}");
+    assert_eq!(fake.request_count(), 2, "nothing sent for an unknown tool");
 }
 
 async fn fake_open() -> FakeModelServer {

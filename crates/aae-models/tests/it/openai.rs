@@ -2,7 +2,7 @@
 
 use aae_models::{
     ChatRequest, EmbeddingRequest, JsonSchemaFormat, Message, ModelErrorKind, ModelProvider, OpenAiCompatibleProvider,
-    StopReason, StreamEvent, ToolCall, collect_stream,
+    StopReason, StreamEvent, ToolCall, ToolChoice, collect_stream,
 };
 use aae_testkit::{FakeModelServer, FakeReply, FakeToolCall};
 use secrecy::SecretString;
@@ -77,6 +77,7 @@ async fn chat_sends_the_whole_conversation_in_openai_shape() {
         max_tokens: Some(64),
         stop: vec!["END".into()],
         response_format: Some(JsonSchemaFormat { name: "answer".into(), schema: json!({"type": "object"}) }),
+        ..ChatRequest::default()
     };
     fake.push([FakeReply::text("{\"answer\": \"cold\"}")]);
     let response = provider(&fake).chat("llama3.2", &request).await.unwrap();
@@ -104,6 +105,33 @@ async fn chat_sends_the_whole_conversation_in_openai_shape() {
     fake.push([FakeReply::tools(vec![FakeToolCall::new("c1", "get_weather", json!({"city": "Rome"}))])]);
     let streamed = collect_stream(provider(&fake).chat_stream("llama3.2", &ChatRequest::user("hi")).await.unwrap());
     assert_eq!(streamed.await.unwrap().tool_calls, response.tool_calls);
+}
+
+#[tokio::test]
+async fn tool_choice_reaches_the_server_and_an_unknown_tool_is_refused_before_sending() {
+    let fake = FakeModelServer::openai().await.unwrap();
+    let provider = provider(&fake);
+    fake.push([FakeReply::tools(vec![FakeToolCall::new("c1", "get_weather", json!({"city": "Oslo"}))])]);
+    let request = ChatRequest {
+        tools: vec![weather_tool()],
+        tool_choice: ToolChoice::Tool("get_weather".into()),
+        ..ChatRequest::user("weather in Oslo?")
+    };
+    let response = provider.chat("m", &request).await.unwrap();
+    assert_eq!((response.tool_calls[0].name.as_str(), response.stop_reason), ("get_weather", StopReason::ToolUse));
+    let required = ChatRequest { tool_choice: ToolChoice::Required, ..request.clone() };
+    collect_stream(provider.chat_stream("m", &required).await.unwrap()).await.unwrap();
+    let sent = fake.requests();
+    assert_eq!(sent[0].body["tool_choice"], json!({"type": "function", "function": {"name": "get_weather"}}));
+    assert_eq!((sent[1].body["tool_choice"].clone(), sent[1].body["stream"].clone()), (json!("required"), json!(true)));
+
+    let unknown = ChatRequest { tool_choice: ToolChoice::Tool("get_time".into()), ..request };
+    let error = provider.chat("m", &unknown).await.unwrap_err();
+    assert_eq!(error.kind, ModelErrorKind::InvalidRequest, "{error}");
+    assert!(error.to_string().contains("get_time"), "{error}");
+    let Err(error) = provider.chat_stream("m", &unknown).await else { panic!("unknown tool streamed") };
+    assert_eq!(error.kind, ModelErrorKind::InvalidRequest);
+    assert_eq!(fake.request_count(), 2, "nothing sent for an unknown tool");
 }
 
 #[tokio::test]

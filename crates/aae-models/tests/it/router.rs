@@ -185,6 +185,7 @@ async fn streamed_calls_are_accounted_when_the_stream_ends() {
         preference: Some(UserModelPreference::new("openai_compatible", "m")),
         hold: Some(CreditHold { id: hold.id, amount: hold.amount }),
         request_id: None,
+        defer_accounting: false,
     };
     fake.push([FakeReply::text("a streamed answer of some length")]);
     let routed = router.chat_stream(&ctx, &ChatRequest::user("tell me")).await.unwrap();
@@ -217,4 +218,58 @@ async fn streamed_calls_are_accounted_when_the_stream_ends() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(records.credits.balance(user.id).await.unwrap().held, 0);
+}
+
+/// Polls until `check` holds (deferred accounting lands a moment after the reply).
+async fn eventually<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("condition not met within 2 s");
+}
+
+#[tokio::test]
+async fn deferred_accounting_settles_after_the_reply_for_plain_and_streamed_calls() {
+    let (_db, records) = records().await;
+    let user = records.users.create(NewUser::new("dora", "dora@example.com")).await.unwrap();
+    records.credits.grant(user.id, 1_000_000, "test", None).await.unwrap();
+    let (router, bedrock) = bedrock_router(&[]).await;
+    let router = router.with_accounting(Accounting { usage: records.usage.clone(), credits: records.credits.clone() });
+
+    let hold = records.credits.hold(user.id, 100_000, "chat", None).await.unwrap();
+    let ctx = CallContext {
+        user_id: Some(user.id),
+        hold: Some(CreditHold { id: hold.id, amount: hold.amount }),
+        defer_accounting: true,
+        ..claude()
+    };
+    bedrock.push([ScriptedProvider::text("sixteen chars ok")]);
+    let routed = router.chat(&ctx, &ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(routed.cost_micros, 90);
+    eventually(|| async { records.credits.balance(user.id).await.unwrap().spent == 90 }).await;
+    assert_eq!(records.usage.list(user.id, None, None, 10).await.unwrap().len(), 1);
+
+    // A streamed call settles the same way once its `Stop` has been read.
+    let hold = records.credits.hold(user.id, 100_000, "chat", None).await.unwrap();
+    let ctx = CallContext { hold: Some(CreditHold { id: hold.id, amount: hold.amount }), ..ctx };
+    bedrock.push([ScriptedProvider::text("sixteen chars ok")]);
+    let routed = router.chat_stream(&ctx, &ChatRequest::user("hi")).await.unwrap();
+    drain(routed.stream).await;
+    eventually(|| async { records.credits.balance(user.id).await.unwrap().spent == 180 }).await;
+    assert_eq!(records.credits.balance(user.id).await.unwrap().held, 0);
+
+    // A failure releases the hold, also deferred.
+    let hold = records.credits.hold(user.id, 50_000, "chat", None).await.unwrap();
+    let ctx = CallContext { hold: Some(CreditHold { id: hold.id, amount: hold.amount }), ..ctx };
+    bedrock.push((0..4).map(|_| Err(unavailable("x"))));
+    router.chat(&ctx, &ChatRequest::user("hi")).await.unwrap_err();
+    eventually(|| async { records.credits.balance(user.id).await.unwrap().held == 0 }).await;
+    assert_eq!(records.usage.list(user.id, None, None, 10).await.unwrap().len(), 2);
 }

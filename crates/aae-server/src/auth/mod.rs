@@ -6,6 +6,7 @@
 //! bearer token, then take one token from the caller's rate-limit bucket for the route's group.
 
 pub mod cognito;
+pub mod keys;
 pub mod local;
 pub mod password;
 
@@ -112,7 +113,9 @@ pub fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 
 /// The rate-limit group of a route: the matched route template and method decide it.
 pub fn route_group(method: &Method, route: &str) -> &'static str {
-    if route.starts_with("/api/v1/auth/") {
+    if route.starts_with("/v1/") {
+        "gateway"
+    } else if route.starts_with("/api/v1/auth/") {
         "auth"
     } else if route.ends_with("/messages") && method == Method::POST {
         "chat"
@@ -133,6 +136,11 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let api = state.api()?;
         let token = bearer(parts)?;
+        if keys::is_api_key(token) {
+            return Err(ApiError::unauthenticated(
+                "API keys are for the OpenAI-compatible /v1/* routes; sign in and send the access token here",
+            ));
+        }
         let caller = api.auth.verify(token).await?;
         let route = parts.extensions.get::<MatchedPath>().map_or_else(|| parts.uri.path(), MatchedPath::as_str);
         let group = route_group(&parts.method, route);

@@ -340,7 +340,12 @@ pub(crate) async fn send(
         .clone();
     let model_key = entry.key();
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let call = CallContext { user_id: Some(caller.id), preference: Some(preference.clone()), hold: None, request_id };
+    let call = CallContext {
+        user_id: Some(caller.id),
+        preference: Some(preference.clone()),
+        request_id,
+        ..CallContext::default()
+    };
     let (sink, mut events) = EventSink::channel();
     let context = RunContext::new(Arc::clone(&api.router), call, sink);
     let agent = assistant(&api.records, caller.id).with_model(preference);

@@ -8,7 +8,9 @@ mod conversations;
 mod credits;
 mod files;
 mod health;
+mod keys;
 mod models;
+pub mod openai;
 mod uploads;
 
 use std::net::SocketAddr;
@@ -17,7 +19,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
@@ -128,6 +130,8 @@ pub fn api_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(uploads::list))
         .routes(routes!(credits::get_credits))
         .routes(routes!(credits::grant))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::revoke))
         .split_for_parts();
     let (streaming, streaming_doc) = OpenApiRouter::<AppState>::new()
         .routes(routes!(conversations::send))
@@ -153,6 +157,14 @@ pub fn router(state: AppState) -> Router {
     let files = Router::new()
         .route("/api/v1/files/{file_id}/{*key}", get(files::get_file).head(files::get_file).put(files::put_file))
         .layer(DefaultBodyLimit::max(config.upload_body_limit_mib.saturating_mul(1024 * 1024)));
+    // The OpenAI-compatible gateway follows OpenAI's own API description, not this document.
+    // No timeout layer: the router bounds each call by `router.request_timeout_secs`.
+    let gateway = Router::new()
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/models", get(openai::list_models))
+        .route("/v1/models/{*model}", get(openai::get_model))
+        .route("/v1/embeddings", post(openai::embeddings))
+        .layer(DefaultBodyLimit::max(config.json_body_limit_kib * 1024));
     let docs = Router::new()
         .route("/api/v1/openapi.json", get(move || crate::openapi::document(std::sync::Arc::clone(&doc))))
         .route("/docs", get(crate::openapi::docs_page));
@@ -160,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         .merge(plain)
         .merge(streaming)
         .merge(files)
+        .merge(gateway)
         .merge(docs)
         .fallback(|| async {
             ApiError::not_found("no such route; the API is described at /api/v1/openapi.json and /docs")

@@ -5,6 +5,7 @@
 mod auth;
 mod cognito;
 mod flow;
+mod gateway;
 mod helpers;
 mod isolation;
 mod limits;

@@ -5,6 +5,7 @@
 //! `FOR UPDATE SKIP LOCKED` and reads the database clock; the credit ledger serialises each user's
 //! writes by locking the user's `credit_accounts` row (`SELECT … FOR UPDATE`).
 
+mod api_keys;
 mod auth;
 mod campaigns;
 mod conversations;

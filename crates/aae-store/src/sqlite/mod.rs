@@ -5,6 +5,7 @@
 //! `BEGIN IMMEDIATE`, which takes SQLite's single write lock up front, so they serialise instead
 //! of failing on a stale snapshot.
 
+mod api_keys;
 mod auth;
 mod campaigns;
 mod conversations;

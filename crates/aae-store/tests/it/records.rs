@@ -13,8 +13,8 @@ async fn migrations_are_tracked_and_idempotent(db: &TestDb) {
     assert!(again.applied.is_empty(), "a second run applies nothing: {again:?}");
     // PostgreSQL has one more: the insert trigger that wakes idle workers (0002_jobs_notify).
     let known = match db.engine {
-        Engine::Sqlite => 3,
-        Engine::Postgres => 4,
+        Engine::Sqlite => 4,
+        Engine::Postgres => 5,
     };
     assert_eq!(again.known, known);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM _sqlx_migrations").await, known as i64);

@@ -265,6 +265,7 @@ impl ModelProvider for BedrockProvider {
     }
 
     async fn chat(&self, model_id: &str, request: &ChatRequest) -> ModelResult<ChatResponse> {
+        request.validate_tool_choice(NAME, model_id)?;
         let wire_id = self.ids.chat(model_id);
         let parts = wire::converse(request).map_err(|m| invalid_request(model_id, m))?;
         let output = self
@@ -289,6 +290,7 @@ impl ModelProvider for BedrockProvider {
     }
 
     async fn chat_stream(&self, model_id: &str, request: &ChatRequest) -> ModelResult<ChatStream> {
+        request.validate_tool_choice(NAME, model_id)?;
         let wire_id = self.ids.chat(model_id);
         let parts = wire::converse(request).map_err(|m| invalid_request(model_id, m))?;
         let mut output = self

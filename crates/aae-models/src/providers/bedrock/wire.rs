@@ -7,16 +7,29 @@
 //! schema, whose input schema is the requested one (wrapped in `{"value": …}` when it is not an
 //! object schema, since tool inputs must be objects) and `toolChoice: {tool: {name}}`. The
 //! model's input to that tool is the answer, returned as JSON text.
+//!
+//! `tool_choice` becomes `toolConfig.toolChoice` ([`tool_config`]): `Auto` sends none (Converse's
+//! default, `auto`), `Required` sends `any`, `Tool(name)` sends `tool: {name}`. Converse has no
+//! `none`: `None` leaves the tools out, except when the history holds tool calls or results,
+//! because Converse then requires the `toolConfig`; the tools stay and the choice is `auto`, so
+//! the model may still call one. With a response format:
+//! - no tools, or `None`: the answer tool alone is forced (tools the history needs are sent
+//!   too, and the forced answer keeps them uncalled);
+//! - tools and `Auto`: the choice is `any` over the tools and the answer tool, so the model
+//!   either calls a tool or answers in the schema, never in free text;
+//! - `Required` or `Tool(name)`: the choice wins; the answer tool is not sent, the structured
+//!   answer comes in a later turn.
 
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, InferenceConfiguration, Message as WireMessage, SpecificToolChoice,
-    StopReason as WireStopReason, SystemContentBlock, TokenUsage, Tool, ToolChoice, ToolConfiguration, ToolInputSchema,
-    ToolResultBlock, ToolResultContentBlock, ToolSpecification, ToolUseBlock,
+    AnyToolChoice, AutoToolChoice, ContentBlock, ConversationRole, InferenceConfiguration, Message as WireMessage,
+    SpecificToolChoice, StopReason as WireStopReason, SystemContentBlock, TokenUsage, Tool,
+    ToolChoice as WireToolChoice, ToolConfiguration, ToolInputSchema, ToolResultBlock, ToolResultContentBlock,
+    ToolSpecification, ToolUseBlock,
 };
 use aws_smithy_types::{Document, Number};
 use serde_json::{Map, Value, json};
 
-use crate::types::{ChatRequest, JsonSchemaFormat, Message, StopReason, ToolCall, Usage};
+use crate::types::{ChatRequest, JsonSchemaFormat, Message, StopReason, ToolCall, ToolChoice, Usage};
 
 /// A chat request in Converse's terms.
 #[derive(Debug)]
@@ -127,25 +140,54 @@ pub(crate) fn converse(request: &ChatRequest) -> Result<Converse, String> {
                 .build()
         });
 
-    let mut tools = Vec::new();
-    for tool in &request.tools {
-        tools.push(tool_spec(&tool.name, &tool.description, &tool.parameters).map_err(|e| built("tool", e))?);
-    }
-    let structured = request.response_format.as_ref().map(Structured::new);
-    let mut choice = None;
-    if let (Some(format), Some(forced)) = (&request.response_format, &structured) {
-        let description = format!("Give the final answer as the input of this tool: JSON matching `{}`.", format.name);
-        tools.push(tool_spec(&forced.tool, &description, &forced.schema(format)).map_err(|e| built("schema", e))?);
-        let specific = SpecificToolChoice::builder().name(&forced.tool).build().map_err(|e| built("schema", e))?;
-        choice = Some(ToolChoice::Tool(specific));
-    }
-    let tools = if tools.is_empty() {
-        None
-    } else {
-        let config = ToolConfiguration::builder().set_tools(Some(tools)).set_tool_choice(choice).build();
-        Some(config.map_err(|e| built("tools", e))?)
-    };
+    let (tools, structured) = tool_config(request)?;
     Ok(Converse { system, messages, inference, tools, structured })
+}
+
+/// The `toolConfig` of `request` and the answer tool of its response format, when one is sent
+/// (see the module docs for how `tool_choice` and the response format combine).
+fn tool_config(request: &ChatRequest) -> Result<(Option<ToolConfiguration>, Option<Structured>), String> {
+    let built = |what: &str, e: aws_smithy_types::error::operation::BuildError| format!("invalid {what}: {e}");
+    let history_has_tools = request.messages.iter().any(|message| match message {
+        Message::Assistant { tool_calls, .. } => !tool_calls.is_empty(),
+        Message::Tool { .. } => true,
+        Message::System { .. } | Message::User { .. } => false,
+    });
+    let send_tools = request.tool_choice != ToolChoice::None || history_has_tools;
+    let mut tools = Vec::new();
+    if send_tools {
+        for tool in &request.tools {
+            tools.push(tool_spec(&tool.name, &tool.description, &tool.parameters).map_err(|e| built("tool", e))?);
+        }
+    }
+    let user_tools = !tools.is_empty();
+    let forced = |name: &str| -> Result<WireToolChoice, String> {
+        let specific = SpecificToolChoice::builder().name(name).build().map_err(|e| built("tool choice", e))?;
+        Ok(WireToolChoice::Tool(specific))
+    };
+    let answer_tool = match request.tool_choice {
+        ToolChoice::Auto | ToolChoice::None => request.response_format.as_ref(),
+        ToolChoice::Required | ToolChoice::Tool(_) => None,
+    };
+    let structured = answer_tool.map(Structured::new);
+    let choice = match (&request.tool_choice, &structured) {
+        (ToolChoice::Auto, Some(_)) if user_tools => Some(WireToolChoice::Any(AnyToolChoice::builder().build())),
+        (ToolChoice::Auto | ToolChoice::None, Some(answer)) => Some(forced(&answer.tool)?),
+        (ToolChoice::Auto, None) => None,
+        (ToolChoice::None, None) if user_tools => Some(WireToolChoice::Auto(AutoToolChoice::builder().build())),
+        (ToolChoice::None, None) => None,
+        (ToolChoice::Required, _) => Some(WireToolChoice::Any(AnyToolChoice::builder().build())),
+        (ToolChoice::Tool(name), _) => Some(forced(name)?),
+    };
+    if let (Some(format), Some(answer)) = (answer_tool, &structured) {
+        let description = format!("Give the final answer as the input of this tool: JSON matching `{}`.", format.name);
+        tools.push(tool_spec(&answer.tool, &description, &answer.schema(format)).map_err(|e| built("schema", e))?);
+    }
+    if tools.is_empty() {
+        return Ok((None, structured));
+    }
+    let config = ToolConfiguration::builder().set_tools(Some(tools)).set_tool_choice(choice).build();
+    Ok((Some(config.map_err(|e| built("tools", e))?), structured))
 }
 
 /// A text block, or none for empty text (Converse refuses blank text blocks).
@@ -292,7 +334,6 @@ mod tests {
     #[test]
     fn structured_output_is_a_forced_tool() {
         let request = ChatRequest {
-            tools: vec![ToolDefinition { name: "search".into(), description: String::new(), parameters: json!({}) }],
             response_format: Some(JsonSchemaFormat { name: "city list!".into(), schema: json!({"type": "array"}) }),
             ..ChatRequest::user("cities?")
         };
@@ -300,8 +341,8 @@ mod tests {
         let forced = converse.structured.clone().unwrap();
         assert_eq!((forced.tool.as_str(), forced.wrapped), ("citylist", true));
         let tools = converse.tools.unwrap();
-        assert_eq!(tools.tools().len(), 2);
-        assert!(matches!(tools.tool_choice(), Some(ToolChoice::Tool(t)) if t.name() == "citylist"));
+        assert_eq!(tools.tools().len(), 1);
+        assert!(matches!(tools.tool_choice(), Some(WireToolChoice::Tool(t)) if t.name() == "citylist"));
         let answer = ToolUseBlock::builder()
             .tool_use_id("t")
             .name("citylist")
@@ -312,5 +353,68 @@ mod tests {
         assert_eq!((text.as_str(), calls.len(), answered), (r#"["Oslo"]"#, 0, true));
         assert_eq!(stop_reason(&WireStopReason::ToolUse, answered), StopReason::EndTurn);
         assert_eq!(stop_reason(&WireStopReason::GuardrailIntervened, false), StopReason::ContentFilter);
+    }
+
+    /// The names of the tools sent, the choice (`auto`, `any`, `tool:NAME`, or `-` for none) and
+    /// the answer tool.
+    fn sent(request: &ChatRequest) -> (Vec<String>, String, Option<String>) {
+        let converse = converse(request).unwrap();
+        let answer = converse.structured.map(|s| s.tool);
+        let Some(config) = converse.tools else { return (Vec::new(), "-".into(), answer) };
+        let names = config
+            .tools()
+            .iter()
+            .map(|tool| match tool {
+                Tool::ToolSpec(spec) => spec.name().to_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        let choice = match config.tool_choice() {
+            None => "-".to_owned(),
+            Some(WireToolChoice::Auto(_)) => "auto".to_owned(),
+            Some(WireToolChoice::Any(_)) => "any".to_owned(),
+            Some(WireToolChoice::Tool(tool)) => format!("tool:{}", tool.name()),
+            Some(other) => format!("{other:?}"),
+        };
+        (names, choice, answer)
+    }
+
+    #[test]
+    fn tool_choice_maps_to_converse_and_combines_with_structured_output() {
+        let search = ToolDefinition { name: "search".into(), description: String::new(), parameters: json!({}) };
+        let format = JsonSchemaFormat { name: "answer".into(), schema: json!({"type": "object"}) };
+        let request = |tool_choice, format: Option<&JsonSchemaFormat>| ChatRequest {
+            tools: vec![search.clone()],
+            tool_choice,
+            response_format: format.cloned(),
+            ..ChatRequest::user("find it")
+        };
+        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let answer = Some("answer".to_owned());
+        let tool = || ToolChoice::Tool("search".into());
+        // Without a response format.
+        assert_eq!(sent(&request(ToolChoice::Auto, None)), (names(&["search"]), "-".into(), None));
+        assert_eq!(sent(&request(ToolChoice::None, None)), (Vec::new(), "-".into(), None));
+        assert_eq!(sent(&request(ToolChoice::Required, None)), (names(&["search"]), "any".into(), None));
+        assert_eq!(sent(&request(tool(), None)), (names(&["search"]), "tool:search".into(), None));
+        // With one: a tool or the answer, the answer alone, or the choice wins.
+        let with = Some(&format);
+        assert_eq!(
+            sent(&request(ToolChoice::Auto, with)),
+            (names(&["search", "answer"]), "any".into(), answer.clone())
+        );
+        assert_eq!(sent(&request(ToolChoice::None, with)), (names(&["answer"]), "tool:answer".into(), answer.clone()));
+        assert_eq!(sent(&request(ToolChoice::Required, with)), (names(&["search"]), "any".into(), None));
+        assert_eq!(sent(&request(tool(), with)), (names(&["search"]), "tool:search".into(), None));
+
+        // `None` after tool use: Converse needs the tools, so they stay with `auto`; a response
+        // format still forces the answer.
+        let call = ToolCall { id: "t1".into(), name: "search".into(), arguments: json!({}) };
+        let mut after = request(ToolChoice::None, None);
+        after.messages.push(Message::Assistant { content: String::new(), tool_calls: vec![call.clone()] });
+        after.messages.push(Message::tool_result(&call, "found"));
+        assert_eq!(sent(&after), (names(&["search"]), "auto".into(), None));
+        after.response_format = Some(format.clone());
+        assert_eq!(sent(&after), (names(&["search", "answer"]), "tool:answer".into(), answer));
     }
 }

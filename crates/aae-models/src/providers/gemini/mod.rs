@@ -117,6 +117,7 @@ impl ModelProvider for GeminiProvider {
     }
 
     async fn chat(&self, model_id: &str, request: &ChatRequest) -> ModelResult<ChatResponse> {
+        request.validate_tool_choice(NAME, model_id)?;
         let response = self.post(model_id, "generateContent", "", &wire::generate_body(request)).await?;
         let reply: wire::GenerateResponse = response
             .json()
@@ -150,6 +151,7 @@ impl ModelProvider for GeminiProvider {
     }
 
     async fn chat_stream(&self, model_id: &str, request: &ChatRequest) -> ModelResult<ChatStream> {
+        request.validate_tool_choice(NAME, model_id)?;
         let body = wire::generate_body(request);
         let response = self.post(model_id, "streamGenerateContent", "?alt=sse", &body).await?;
         let assembler = stream::GeminiAssembler::new(NAME, model_id);

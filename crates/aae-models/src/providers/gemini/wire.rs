@@ -5,9 +5,11 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::types::{ChatRequest, Message, StopReason, ToolCall, Usage};
+use crate::types::{ChatRequest, Message, StopReason, ToolCall, ToolChoice, Usage};
 
-/// The body of `models/{model}:generateContent` (and its streaming twin).
+/// The body of `models/{model}:generateContent` (and its streaming twin). With tools, a
+/// `tool_choice` other than [`ToolChoice::Auto`] (Gemini's default) becomes
+/// `toolConfig.functionCallingConfig`: `NONE`, `ANY`, or `ANY` with `allowedFunctionNames`.
 pub(crate) fn generate_body(request: &ChatRequest) -> Value {
     let mut system = Vec::new();
     let mut contents: Vec<(String, Vec<Value>)> = Vec::new();
@@ -53,6 +55,15 @@ pub(crate) fn generate_body(request: &ChatRequest) -> Value {
             .map(|t| json!({ "name": t.name, "description": t.description, "parametersJsonSchema": t.parameters }))
             .collect();
         body["tools"] = json!([{ "functionDeclarations": declarations }]);
+        let calling = match &request.tool_choice {
+            ToolChoice::Auto => None,
+            ToolChoice::None => Some(json!({ "mode": "NONE" })),
+            ToolChoice::Required => Some(json!({ "mode": "ANY" })),
+            ToolChoice::Tool(name) => Some(json!({ "mode": "ANY", "allowedFunctionNames": [name] })),
+        };
+        if let Some(calling) = calling {
+            body["toolConfig"] = json!({ "functionCallingConfig": calling });
+        }
     }
     let mut config = Map::new();
     if let Some(temperature) = request.temperature {
@@ -190,4 +201,28 @@ pub(crate) struct PredictedEmbedding {
 pub(crate) struct EmbeddingStatistics {
     #[serde(default)]
     pub token_count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ToolDefinition;
+
+    #[test]
+    fn tool_choice_becomes_a_function_calling_config() {
+        let tool = ToolDefinition { name: "get_weather".into(), description: String::new(), parameters: json!({}) };
+        let body = |tools: Vec<ToolDefinition>, tool_choice| {
+            generate_body(&ChatRequest { tools, tool_choice, ..ChatRequest::user("hi") })
+        };
+        let config = |choice| body(vec![tool.clone()], choice).get("toolConfig").cloned();
+        assert_eq!(config(ToolChoice::Auto), None);
+        assert_eq!(config(ToolChoice::None), Some(json!({"functionCallingConfig": {"mode": "NONE"}})));
+        assert_eq!(config(ToolChoice::Required), Some(json!({"functionCallingConfig": {"mode": "ANY"}})));
+        assert_eq!(
+            config(ToolChoice::Tool("get_weather".into())),
+            Some(json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}}))
+        );
+        let without = body(Vec::new(), ToolChoice::None);
+        assert!(without.get("toolConfig").is_none() && without.get("tools").is_none(), "{without}");
+    }
 }

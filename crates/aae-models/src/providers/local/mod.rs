@@ -139,6 +139,7 @@ impl ModelProvider for LocalProvider {
     }
 
     async fn chat(&self, model_id: &str, request: &ChatRequest) -> ModelResult<ChatResponse> {
+        request.validate_tool_choice(NAME, model_id)?;
         let plan = tools::plan(request).map_err(|message| invalid_request(model_id, message))?;
         let model = self.chat_model(model_id).await?;
         let output = model.generate(Self::local_request(request, &plan)).await.map_err(|e| local_error(model_id, e))?;
@@ -146,6 +147,7 @@ impl ModelProvider for LocalProvider {
     }
 
     async fn chat_stream(&self, model_id: &str, request: &ChatRequest) -> ModelResult<ChatStream> {
+        request.validate_tool_choice(NAME, model_id)?;
         let plan = tools::plan(request).map_err(|message| invalid_request(model_id, message))?;
         let model = self.chat_model(model_id).await?;
         let local_request = Self::local_request(request, &plan);

@@ -6,13 +6,17 @@
 //! names mean. Earlier tool calls are shown to the model in the same JSON form and tool results
 //! as user turns, because SmolLM2's chat template has no tool role. A request with a response
 //! format is constrained to its schema directly.
+//!
+//! `tool_choice` picks the branches: `Auto` all tools and the answer, `Required` the tools
+//! only, `Tool(name)` that tool only (and only it is described), `None` no tool branch: the
+//! request is planned as if it had no tools (free text, or its response format).
 
 use aae_local::{ChatMessage, ChatOutput, Constraint};
 use serde_json::{Value, json};
 
 use super::{NAME, stop_reason, usage};
 use crate::error::{ModelError, ModelErrorKind, ModelResult};
-use crate::types::{ChatRequest, ChatResponse, Message, StopReason, ToolCall, ToolDefinition};
+use crate::types::{ChatRequest, ChatResponse, Message, StopReason, ToolCall, ToolChoice, ToolDefinition};
 
 /// What the reply must look like.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,9 +42,15 @@ pub(super) fn plan(request: &ChatRequest) -> Result<Plan, String> {
     if request.messages.is_empty() {
         return Err("the request has no messages".to_owned());
     }
-    let (mode, constraint) = if !request.tools.is_empty() {
+    let offered: Vec<&ToolDefinition> = match &request.tool_choice {
+        ToolChoice::Auto | ToolChoice::Required => request.tools.iter().collect(),
+        ToolChoice::None => Vec::new(),
+        ToolChoice::Tool(name) => request.tools.iter().filter(|tool| &tool.name == name).collect(),
+    };
+    let may_answer = request.tool_choice == ToolChoice::Auto;
+    let (mode, constraint) = if !offered.is_empty() {
         let max_tokens = request.max_tokens.unwrap_or(super::DEFAULT_MAX_TOKENS);
-        (Mode::Tools, Some(Constraint::JsonSchema(tools_schema(&request.tools, max_tokens))))
+        (Mode::Tools, Some(Constraint::JsonSchema(tools_schema(&offered, may_answer, max_tokens))))
     } else if let Some(format) = &request.response_format {
         (Mode::Json, Some(Constraint::JsonSchema(format.schema.clone())))
     } else {
@@ -65,7 +75,7 @@ pub(super) fn plan(request: &ChatRequest) -> Result<Plan, String> {
         });
     }
     let instructions = match mode {
-        Mode::Tools => Some(tools_prompt(&request.tools)),
+        Mode::Tools => Some(tools_prompt(&offered, may_answer)),
         Mode::Json => request
             .response_format
             .as_ref()
@@ -130,11 +140,11 @@ impl Plan {
     }
 }
 
-/// One JSON object: a call of one of the tools with arguments matching its schema, or an answer.
-/// The answer has at most one character per token of `max_tokens`, less room for the JSON
-/// around it: every token carries at least one character, so even a small model that rambles
-/// closes its JSON before the token limit cuts it off.
-fn tools_schema(tools: &[ToolDefinition], max_tokens: u32) -> Value {
+/// One JSON object: a call of one of the tools with arguments matching its schema, or (when
+/// `may_answer`) an answer. The answer has at most one character per token of `max_tokens`, less
+/// room for the JSON around it: every token carries at least one character, so even a small
+/// model that rambles closes its JSON before the token limit cuts it off.
+fn tools_schema(tools: &[&ToolDefinition], may_answer: bool, max_tokens: u32) -> Value {
     let answer_chars = max_tokens.saturating_sub(32).max(16);
     let mut choices: Vec<Value> = tools
         .iter()
@@ -147,20 +157,24 @@ fn tools_schema(tools: &[ToolDefinition], max_tokens: u32) -> Value {
             })
         })
         .collect();
-    choices.push(json!({
-        "type": "object",
-        "properties": { "answer": { "type": "string", "maxLength": answer_chars } },
-        "required": ["answer"],
-        "additionalProperties": false
-    }));
+    if may_answer {
+        choices.push(json!({
+            "type": "object",
+            "properties": { "answer": { "type": "string", "maxLength": answer_chars } },
+            "required": ["answer"],
+            "additionalProperties": false
+        }));
+    }
     json!({ "oneOf": choices })
 }
 
-fn tools_prompt(tools: &[ToolDefinition]) -> String {
-    let mut text = String::from(
+fn tools_prompt(tools: &[&ToolDefinition], may_answer: bool) -> String {
+    let mut text = String::from(if may_answer {
         "You can call tools. To call one, reply with {\"tool\": NAME, \"arguments\": {...}}. \
-         To answer the user directly, reply with {\"answer\": \"...\"}. Tools:",
-    );
+         To answer the user directly, reply with {\"answer\": \"...\"}. Tools:"
+    } else {
+        "You must call a tool: reply with {\"tool\": NAME, \"arguments\": {...}}. Tools:"
+    });
     for tool in tools {
         text.push_str(&format!("\n- {}: {} Arguments: {}", tool.name, tool.description, tool.parameters));
     }
@@ -236,6 +250,51 @@ mod tests {
         assert_eq!((response.content.as_str(), response.stop_reason), ("It is cold.", StopReason::EndTurn));
         let error = plan.response("m", output(r#"{"tool": "get_wea"#)).expect_err("cut off");
         assert!(error.to_string().contains("raise max_tokens"), "{error}");
+    }
+
+    #[test]
+    fn tool_choice_selects_the_branches_of_the_schema() {
+        let search = ToolDefinition {
+            name: "search".into(),
+            description: "Search the web.".into(),
+            parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}}),
+        };
+        let request = |tool_choice| ChatRequest {
+            tools: vec![weather_tool(), search.clone()],
+            tool_choice,
+            ..ChatRequest::user("Weather in Oslo?")
+        };
+        let branches = |plan: &Plan| -> Vec<String> {
+            let Some(Constraint::JsonSchema(schema)) = &plan.constraint else { return Vec::new() };
+            schema["oneOf"]
+                .as_array()
+                .map(|choices| {
+                    choices
+                        .iter()
+                        .map(|c| c["properties"]["tool"]["const"].as_str().unwrap_or("answer").to_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let auto = plan(&request(ToolChoice::Auto)).expect("plan");
+        assert_eq!(branches(&auto), ["get_weather", "search", "answer"]);
+        let required = plan(&request(ToolChoice::Required)).expect("plan");
+        assert_eq!(branches(&required), ["get_weather", "search"]);
+        assert!(required.needs_whole_reply());
+        assert!(required.messages[0].content.starts_with("You must call a tool"), "{}", required.messages[0].content);
+        let one = plan(&request(ToolChoice::Tool("search".into()))).expect("plan");
+        assert_eq!(branches(&one), ["search"]);
+        assert!(!one.messages[0].content.contains("get_weather"), "only the chosen tool is described");
+        let reply = one.response("m", output(r#"{"tool": "search", "arguments": {"q": "oslo"}}"#)).expect("call");
+        assert_eq!((reply.tool_calls[0].name.as_str(), reply.stop_reason), ("search", StopReason::ToolUse));
+
+        // `None`: planned as without tools, free text or the response format.
+        let none = plan(&request(ToolChoice::None)).expect("plan");
+        assert!(none.constraint.is_none() && !none.needs_whole_reply());
+        assert_eq!(none.messages.len(), 1, "no tool instructions");
+        let format = crate::types::JsonSchemaFormat { name: "a".into(), schema: json!({"type": "object"}) };
+        let json = plan(&ChatRequest { response_format: Some(format), ..request(ToolChoice::None) }).expect("plan");
+        assert_eq!(json.constraint, Some(Constraint::JsonSchema(json!({"type": "object"}))));
     }
 
     #[test]

@@ -68,6 +68,7 @@ impl ModelProvider for OpenAiCompatibleProvider {
     }
 
     async fn chat(&self, model_id: &str, request: &ChatRequest) -> ModelResult<ChatResponse> {
+        request.validate_tool_choice(NAME, model_id)?;
         let response = self.post("chat/completions", model_id, &wire::chat_body(model_id, request, false)).await?;
         let completion: wire::Completion = response
             .json()
@@ -96,6 +97,7 @@ impl ModelProvider for OpenAiCompatibleProvider {
     }
 
     async fn chat_stream(&self, model_id: &str, request: &ChatRequest) -> ModelResult<ChatStream> {
+        request.validate_tool_choice(NAME, model_id)?;
         let response = self.post("chat/completions", model_id, &wire::chat_body(model_id, request, true)).await?;
         let assembler = stream::OpenAiAssembler::new(NAME, model_id);
         Ok(event_stream(Box::pin(response.bytes_stream()), assembler, NAME, model_id))

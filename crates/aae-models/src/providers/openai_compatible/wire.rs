@@ -4,9 +4,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ModelError, ModelErrorKind, ModelResult};
-use crate::types::{ChatRequest, Message, StopReason, ToolCall, Usage};
+use crate::types::{ChatRequest, Message, StopReason, ToolCall, ToolChoice, Usage};
 
-/// The body of `POST {base}/chat/completions`.
+/// The body of `POST {base}/chat/completions`. `tool_choice` is sent with tools only, and not for
+/// [`ToolChoice::Auto`], the servers' default.
 pub(crate) fn chat_body(model_id: &str, request: &ChatRequest, stream: bool) -> Value {
     let messages: Vec<Value> = request.messages.iter().map(message).collect();
     let mut body = json!({ "model": model_id, "messages": messages, "stream": stream });
@@ -32,6 +33,14 @@ pub(crate) fn chat_body(model_id: &str, request: &ChatRequest, stream: bool) -> 
             })
             .collect();
         body["tools"] = Value::Array(tools);
+        match &request.tool_choice {
+            ToolChoice::Auto => {}
+            ToolChoice::None => body["tool_choice"] = json!("none"),
+            ToolChoice::Required => body["tool_choice"] = json!("required"),
+            ToolChoice::Tool(name) => {
+                body["tool_choice"] = json!({"type": "function", "function": {"name": name}});
+            }
+        }
     }
     if let Some(format) = &request.response_format {
         body["response_format"] = json!({"type": "json_schema", "json_schema": {
@@ -159,4 +168,28 @@ pub(crate) struct EmbeddingItem {
     #[serde(default)]
     pub index: usize,
     pub embedding: Vec<f32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ToolDefinition;
+
+    #[test]
+    fn tool_choice_is_sent_with_tools_in_openai_form() {
+        let tool = ToolDefinition { name: "get_weather".into(), description: String::new(), parameters: json!({}) };
+        let body = |tools: Vec<ToolDefinition>, tool_choice| {
+            chat_body("m", &ChatRequest { tools, tool_choice, ..ChatRequest::user("hi") }, false)
+        };
+        let with_tools = |choice| body(vec![tool.clone()], choice).get("tool_choice").cloned();
+        assert_eq!(with_tools(ToolChoice::Auto), None);
+        assert_eq!(with_tools(ToolChoice::None), Some(json!("none")));
+        assert_eq!(with_tools(ToolChoice::Required), Some(json!("required")));
+        assert_eq!(
+            with_tools(ToolChoice::Tool("get_weather".into())),
+            Some(json!({"type": "function", "function": {"name": "get_weather"}}))
+        );
+        let without = body(Vec::new(), ToolChoice::None);
+        assert!(without.get("tool_choice").is_none() && without.get("tools").is_none(), "{without}");
+    }
 }
