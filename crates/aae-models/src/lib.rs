@@ -47,4 +47,4 @@ pub use types::{
     JsonSchemaFormat, Message, StopReason, StreamEvent, ToolCall, ToolChoice, ToolDefinition, Usage, VideoJob,
     VideoOutput, VideoRequest, VideoStatus, collect_stream,
 };
-pub use usage::{Accounting, CreditHold, Metered, PriceTable};
+pub use usage::{Accounting, CreditHold, Metered, PriceTable, UsageBatch};

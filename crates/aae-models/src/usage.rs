@@ -89,24 +89,107 @@ pub(crate) struct CallRecord {
     pub latency: Duration,
 }
 
+/// The usage row of a successful call (none without a user).
+pub(crate) fn usage_row(call: &CallRecord, metered: &Metered, cost: i64) -> Option<NewUsage> {
+    Some(NewUsage {
+        user_id: call.user_id?,
+        provider: call.provider.clone(),
+        model: call.model.clone(),
+        input_tokens: clamp(metered.usage.input_tokens),
+        output_tokens: clamp(metered.usage.output_tokens),
+        cost_micros: cost,
+        images: i64::from(metered.images),
+        video_seconds: metered.video_seconds.ceil().max(0.0) as i64,
+        latency_ms: clamp(call.latency.as_millis() as u64),
+        request_id: call.request_id.clone(),
+    })
+}
+
+/// Usage rows gathered in memory and written together, `interval` apart (or sooner past
+/// [`UsageBatch::MAX_ROWS`]), with one `record_many` each: what deferred accounting uses, so a
+/// busy gateway writes one statement per interval instead of one per call. A failed batch is
+/// written again row by row, so one bad row (a user deleted meanwhile) loses only itself.
+pub struct UsageBatch {
+    store: Arc<dyn UsageStore>,
+    interval: Duration,
+    pending: std::sync::Mutex<Vec<NewUsage>>,
+    wake: tokio::sync::Notify,
+    started: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for UsageBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsageBatch").field("interval", &self.interval).finish_non_exhaustive()
+    }
+}
+
+impl UsageBatch {
+    /// Rows that trigger a write before the interval ends.
+    pub const MAX_ROWS: usize = 1000;
+
+    /// A batch writing to `store` every `interval`.
+    pub fn new(store: Arc<dyn UsageStore>, interval: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            interval,
+            pending: std::sync::Mutex::new(Vec::new()),
+            wake: tokio::sync::Notify::new(),
+            started: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Queues one row; the writer task starts with the first.
+    pub fn push(self: &Arc<Self>, row: NewUsage) {
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            pending.push(row);
+            pending.len() >= Self::MAX_ROWS
+        };
+        if !self.started.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            let batch = Arc::clone(self);
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(batch.interval) => {}
+                        () = batch.wake.notified() => {}
+                    }
+                    batch.flush().await;
+                }
+            });
+        }
+        if full {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Writes every queued row now (at shutdown, or before reading usage back).
+    pub async fn flush(&self) {
+        let rows = std::mem::take(&mut *self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if rows.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.record_many(rows.clone()).await {
+            tracing::warn!(rows = rows.len(), error = %error, "writing a batch of usage rows failed; writing them one by one");
+            for row in rows {
+                if let Err(error) = self.store.record(row).await {
+                    tracing::error!(error = %error, "recording usage failed");
+                }
+            }
+        }
+    }
+}
+
 impl Accounting {
     /// Records a successful call and captures `cost` (micro-credits) from the hold.
     pub(crate) async fn success(&self, call: &CallRecord, metered: &Metered, cost: i64) -> Result<(), ModelError> {
-        if let Some(user_id) = call.user_id {
-            let usage = NewUsage {
-                user_id,
-                provider: call.provider.clone(),
-                model: call.model.clone(),
-                input_tokens: clamp(metered.usage.input_tokens),
-                output_tokens: clamp(metered.usage.output_tokens),
-                cost_micros: cost,
-                images: i64::from(metered.images),
-                video_seconds: metered.video_seconds.ceil().max(0.0) as i64,
-                latency_ms: clamp(call.latency.as_millis() as u64),
-                request_id: call.request_id.clone(),
-            };
+        if let Some(usage) = usage_row(call, metered, cost) {
             self.usage.record(usage).await.map_err(|e| accounting(call, format!("cannot record usage: {e}")))?;
         }
+        self.capture(call, cost).await
+    }
+
+    /// Captures `cost` (micro-credits) from the call's hold, if it has one.
+    pub(crate) async fn capture(&self, call: &CallRecord, cost: i64) -> Result<(), ModelError> {
         if let Some(hold) = call.hold {
             let captured = cost.min(hold.amount);
             if cost > hold.amount {

@@ -145,21 +145,30 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
+fn count_call(usage: &NewUsage) {
+    let labels = ModelLabels { provider: usage.provider.clone(), model: usage.model.clone() };
+    METRICS.model_calls.get_or_create(&labels).inc();
+    for (direction, tokens) in [("input", usage.input_tokens), ("output", usage.output_tokens)] {
+        let labels = TokenLabels { provider: labels.provider.clone(), model: labels.model.clone(), direction };
+        METRICS.model_tokens.get_or_create(&labels).inc_by(tokens.max(0) as u64);
+    }
+    METRICS.model_cost.get_or_create(&labels).inc_by(usage.cost_micros.max(0) as f64 / 1_000_000.0);
+    METRICS.model_latency.get_or_create(&labels).observe(usage.latency_ms.max(0) as f64 / 1000.0);
+}
+
 /// The usage store with every recorded model call also counted in the metrics.
 pub struct MeteredUsage(pub Arc<dyn UsageStore>);
 
 #[async_trait]
 impl UsageStore for MeteredUsage {
     async fn record(&self, usage: NewUsage) -> StoreResult<UsageRecord> {
-        let labels = ModelLabels { provider: usage.provider.clone(), model: usage.model.clone() };
-        METRICS.model_calls.get_or_create(&labels).inc();
-        for (direction, tokens) in [("input", usage.input_tokens), ("output", usage.output_tokens)] {
-            let labels = TokenLabels { provider: labels.provider.clone(), model: labels.model.clone(), direction };
-            METRICS.model_tokens.get_or_create(&labels).inc_by(tokens.max(0) as u64);
-        }
-        METRICS.model_cost.get_or_create(&labels).inc_by(usage.cost_micros.max(0) as f64 / 1_000_000.0);
-        METRICS.model_latency.get_or_create(&labels).observe(usage.latency_ms.max(0) as f64 / 1000.0);
+        count_call(&usage);
         self.0.record(usage).await
+    }
+
+    async fn record_many(&self, usages: Vec<NewUsage>) -> StoreResult<u64> {
+        usages.iter().for_each(count_call);
+        self.0.record_many(usages).await
     }
 
     async fn list(

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::serve::ListenerExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -64,9 +65,17 @@ pub async fn serve_until(
     tracing::info!(address = ?addr, public_url = %state.config.server.public_base_url(), "aae server listening");
     let token = state.shutdown.clone();
     // The gateway's credit blocks: idle ones settled on a timer, all of them once requests drain.
+    let api = state.api.clone();
     let reserve = state.api.as_ref().map(|api| std::sync::Arc::clone(&api.reserve));
     let settler = reserve.clone().map(|reserve| tokio::spawn(reserve.run_settler(token.clone())));
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    // No Nagle: a streamed reply is many small writes, and each would otherwise wait for the
+    // client's delayed ACK (up to 40 ms) behind the one before it.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -79,6 +88,9 @@ pub async fn serve_until(
     }
     if let Some(reserve) = reserve {
         reserve.settle_all().await;
+    }
+    if let Some(api) = api {
+        api.router.flush_usage().await;
     }
     served
 }

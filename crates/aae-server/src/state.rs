@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aae_config::Config;
-use aae_models::{Accounting, ModelRouter};
+use aae_models::{Accounting, ModelRouter, UsageBatch};
 use aae_storage::StorageService;
 use aae_store::Records;
 use aae_types::ErrorCode;
@@ -71,8 +71,11 @@ impl AppState {
     pub fn with_api(mut self, records: Records, router: ModelRouter) -> Result<Self, ApiError> {
         let mut records = records;
         records.usage = Arc::new(MeteredUsage(Arc::clone(&records.usage)));
+        // The gateway's calls defer their usage rows into one write per 100 ms.
+        let batch = UsageBatch::new(Arc::clone(&records.usage), Duration::from_millis(100));
         let router = router
-            .with_accounting(Accounting { usage: Arc::clone(&records.usage), credits: Arc::clone(&records.credits) });
+            .with_accounting(Accounting { usage: Arc::clone(&records.usage), credits: Arc::clone(&records.credits) })
+            .with_usage_batch(batch);
         let auth = Authenticator::from_config(&self.config, &records)?;
         let limiter = RateLimiter::new(self.config.rate_limits.clone(), records.cache.clone());
         let gateway = &self.config.gateway;

@@ -132,6 +132,10 @@ pub trait UsageStore: Send + Sync {
     /// not exist.
     async fn record(&self, usage: NewUsage) -> StoreResult<UsageRecord>;
 
+    /// Records many calls in one statement (one transaction); all or none. The same checks as
+    /// [`record`](Self::record). Returns how many were written.
+    async fn record_many(&self, usages: Vec<NewUsage>) -> StoreResult<u64>;
+
     /// The user's records in `[since, until)` (open ends when `None`), newest first, at most
     /// `limit`.
     async fn list(

@@ -30,7 +30,7 @@ pub use stream::RoutedStream;
 use crate::error::{ModelError, ModelErrorKind, ModelResult};
 use crate::provider::ModelProvider;
 use crate::types::{ChatRequest, ChatResponse};
-use crate::usage::{Accounting, CallRecord, CreditHold, Metered, PriceTable};
+use crate::usage::{Accounting, CallRecord, CreditHold, Metered, PriceTable, UsageBatch, usage_row};
 
 /// Who is calling and what to settle afterwards.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +72,7 @@ pub struct ModelRouter {
     fallbacks: FallbackTable,
     prices: PriceTable,
     accounting: Option<Accounting>,
+    batch: Option<Arc<UsageBatch>>,
     default_preference: UserModelPreference,
     video_timeout: Duration,
     video_poll: Duration,
@@ -102,6 +103,7 @@ impl ModelRouter {
             breakers: CircuitBreakers::from_config(&router.breaker),
             prices: PriceTable::new(config.prices.clone()),
             accounting: None,
+            batch: None,
             default_preference: config.default_model_preference(),
             video_timeout: Duration::from_secs(router.video_timeout_secs),
             video_poll: Duration::from_millis(router.video_poll_ms),
@@ -127,6 +129,20 @@ impl ModelRouter {
     pub fn with_accounting(mut self, accounting: Accounting) -> Self {
         self.accounting = Some(accounting);
         self
+    }
+
+    /// Deferred accounting (`CallContext::defer_accounting`) queues usage rows in `batch`,
+    /// written together, instead of one write per call.
+    pub fn with_usage_batch(mut self, batch: Arc<UsageBatch>) -> Self {
+        self.batch = Some(batch);
+        self
+    }
+
+    /// Writes the queued usage rows now (at shutdown).
+    pub async fn flush_usage(&self) {
+        if let Some(batch) = &self.batch {
+            batch.flush().await;
+        }
     }
 
     /// Replaces the circuit breakers (tests use millisecond cooldowns).
@@ -266,6 +282,12 @@ impl ModelRouter {
         let cost = self.prices.cost_micros(&entry.key(), metered);
         if let Some(accounting) = &self.accounting {
             let record = Self::call_record(context, Some(entry), started);
+            if context.defer_accounting
+                && let Some(batch) = &self.batch
+            {
+                defer_to_batch(batch, accounting, record, metered, cost);
+                return cost;
+            }
             let accounting = accounting.clone();
             let metered = *metered;
             let settle = async move {
@@ -297,5 +319,27 @@ impl ModelRouter {
                 settle.await;
             }
         }
+    }
+}
+
+/// Deferred accounting with a batch: the usage row joins the batch; a hold, if any, is captured
+/// on its own task.
+pub(crate) fn defer_to_batch(
+    batch: &Arc<UsageBatch>,
+    accounting: &Accounting,
+    record: CallRecord,
+    metered: &Metered,
+    cost: i64,
+) {
+    if let Some(row) = usage_row(&record, metered, cost) {
+        batch.push(row);
+    }
+    if record.hold.is_some() {
+        let accounting = accounting.clone();
+        tokio::spawn(async move {
+            if let Err(error) = accounting.capture(&record, cost).await {
+                tracing::error!(model = %record.model, error = %error, "capturing a credit hold failed");
+            }
+        });
     }
 }

@@ -14,7 +14,7 @@ use super::{CallContext, ModelRouter};
 use crate::error::{ModelError, ModelErrorKind, ModelResult};
 use crate::router::rate_limit::RateLimiter;
 use crate::types::{ChatRequest, ChatStream, StreamEvent, Usage};
-use crate::usage::{Accounting, CallRecord, CreditHold, Metered, PriceTable};
+use crate::usage::{Accounting, CallRecord, CreditHold, Metered, PriceTable, UsageBatch};
 use aae_types::ModelEntry;
 
 /// A stream with the model that serves it.
@@ -61,6 +61,7 @@ impl ModelRouter {
         };
         let settle = Settle {
             accounting: self.accounting.clone(),
+            batch: self.batch.clone(),
             prices: self.prices.clone(),
             limiter: Arc::clone(&self.limiter),
             user_id: context.user_id,
@@ -131,6 +132,7 @@ struct State {
 /// What to record when the stream ends; a stream dropped before its end releases the hold.
 struct Settle {
     accounting: Option<Accounting>,
+    batch: Option<Arc<UsageBatch>>,
     prices: PriceTable,
     limiter: Arc<RateLimiter>,
     user_id: Option<uuid::Uuid>,
@@ -173,6 +175,12 @@ impl Settle {
         let cost = self.prices.cost_micros(&key, &metered);
         if let Some(accounting) = self.accounting.clone() {
             let record = self.record();
+            if self.defer
+                && let Some(batch) = &self.batch
+            {
+                super::defer_to_batch(batch, &accounting, record, &metered, cost);
+                return;
+            }
             self.run(async move {
                 if let Err(error) = accounting.success(&record, &metered, cost).await {
                     tracing::error!(model = %key, error = %error, "model call accounting failed");

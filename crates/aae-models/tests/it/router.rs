@@ -273,3 +273,31 @@ async fn deferred_accounting_settles_after_the_reply_for_plain_and_streamed_call
     eventually(|| async { records.credits.balance(user.id).await.unwrap().held == 0 }).await;
     assert_eq!(records.usage.list(user.id, None, None, 10).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn deferred_usage_rows_are_written_in_batches() {
+    let (_db, records) = records().await;
+    let user = records.users.create(NewUser::new("eve", "eve@example.com")).await.unwrap();
+    let (router, bedrock) = bedrock_router(&[]).await;
+    let batch = aae_models::UsageBatch::new(records.usage.clone(), Duration::from_secs(3600));
+    let router = router
+        .with_accounting(Accounting { usage: records.usage.clone(), credits: records.credits.clone() })
+        .with_usage_batch(batch);
+    let ctx = CallContext { user_id: Some(user.id), defer_accounting: true, ..claude() };
+    for _ in 0..3 {
+        bedrock.push([ScriptedProvider::text("sixteen chars ok")]);
+        router.chat(&ctx, &ChatRequest::user("hi")).await.unwrap();
+    }
+    bedrock.push([ScriptedProvider::text("sixteen chars ok")]);
+    drain(router.chat_stream(&ctx, &ChatRequest::user("hi")).await.unwrap().stream).await;
+    // Queued, not written, until the batch is flushed (here: an hour's interval).
+    assert!(records.usage.list(user.id, None, None, 10).await.unwrap().is_empty());
+    router.flush_usage().await;
+    let rows = records.usage.list(user.id, None, None, 10).await.unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r.cost_micros == 90 && r.model == "claude-4.5-sonnet"));
+    // Calls that do not defer still write at once.
+    bedrock.push([ScriptedProvider::text("sixteen chars ok")]);
+    router.chat(&CallContext { defer_accounting: false, ..ctx }, &ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(records.usage.list(user.id, None, None, 10).await.unwrap().len(), 5);
+}

@@ -41,6 +41,41 @@ impl UsageStore for PgStore {
         usage_from_row(&row)
     }
 
+    async fn record_many(&self, usages: Vec<NewUsage>) -> StoreResult<u64> {
+        for usage in &usages {
+            usage.check()?;
+        }
+        if usages.is_empty() {
+            return Ok(0);
+        }
+        // One statement: each column travels as one array parameter.
+        let done = sqlx::query(
+            "INSERT INTO usage_records (id, user_id, provider, model, input_tokens, output_tokens, cost_micros, \
+             request_id, created_at, images, video_seconds, latency_ms) \
+             SELECT id, user_id, provider, model, input_tokens, output_tokens, cost_micros, request_id, now(), \
+             images, video_seconds, latency_ms \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[], \
+             $8::text[], $9::int8[], $10::int8[], $11::int8[]) \
+             AS t(id, user_id, provider, model, input_tokens, output_tokens, cost_micros, request_id, images, \
+             video_seconds, latency_ms)",
+        )
+        .bind(usages.iter().map(|_| Uuid::new_v4()).collect::<Vec<_>>())
+        .bind(usages.iter().map(|u| u.user_id).collect::<Vec<_>>())
+        .bind(usages.iter().map(|u| u.provider.as_str()).collect::<Vec<_>>())
+        .bind(usages.iter().map(|u| u.model.as_str()).collect::<Vec<_>>())
+        .bind(usages.iter().map(|u| u.input_tokens).collect::<Vec<_>>())
+        .bind(usages.iter().map(|u| u.output_tokens).collect::<Vec<_>>())
+        .bind(usages.iter().map(|u| u.cost_micros).collect::<Vec<_>>())
+        .bind(usages.iter().map(|u| u.request_id.as_deref()).collect::<Vec<_>>())
+        .bind(usages.iter().map(|u| u.images).collect::<Vec<_>>())
+        .bind(usages.iter().map(|u| u.video_seconds).collect::<Vec<_>>())
+        .bind(usages.iter().map(|u| u.latency_ms).collect::<Vec<_>>())
+        .execute(&self.pool)
+        .await
+        .on(ENTITY)?;
+        Ok(done.rows_affected())
+    }
+
     async fn list(
         &self,
         user_id: Uuid,

@@ -41,6 +41,41 @@ impl UsageStore for SqliteStore {
         usage_from_row(&row)
     }
 
+    async fn record_many(&self, usages: Vec<NewUsage>) -> StoreResult<u64> {
+        for usage in &usages {
+            usage.check()?;
+        }
+        if usages.is_empty() {
+            return Ok(0);
+        }
+        // One transaction, one prepared statement run per row: SQLite's cost is the commit.
+        let sql = format!(
+            "INSERT INTO usage_records ({USAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        );
+        let mut tx = self.write_tx(ENTITY).await?;
+        let at = now();
+        for usage in &usages {
+            sqlx::query(&sql)
+                .bind(id(Uuid::new_v4()))
+                .bind(id(usage.user_id))
+                .bind(&usage.provider)
+                .bind(&usage.model)
+                .bind(usage.input_tokens)
+                .bind(usage.output_tokens)
+                .bind(usage.cost_micros)
+                .bind(&usage.request_id)
+                .bind(&at)
+                .bind(usage.images)
+                .bind(usage.video_seconds)
+                .bind(usage.latency_ms)
+                .execute(&mut *tx)
+                .await
+                .on(ENTITY)?;
+        }
+        tx.commit().await.on(ENTITY)?;
+        Ok(usages.len() as u64)
+    }
+
     async fn list(
         &self,
         user_id: Uuid,
