@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 
 use super::error::GatewayError;
@@ -118,7 +118,8 @@ impl State {
         Bytes::from(out)
     }
 
-    async fn settle(&mut self, success: bool) {
+    /// Gives the credit ticket back with the stream's cost (nothing for a failed stream).
+    fn settle(&mut self, success: bool) {
         if let Some((reserve, ticket)) = self.meta.reserve.take() {
             let cost = if success {
                 let metered = Metered { usage: self.usage, ..Metered::default() };
@@ -126,10 +127,49 @@ impl State {
             } else {
                 0
             };
-            reserve.finish(ticket, cost).await;
+            tokio::spawn(async move { reserve.finish(ticket, cost).await });
+        }
+    }
+
+    /// Appends what one event of the router's stream (or its end) becomes to `out`.
+    fn handle(&mut self, event: Option<Result<StreamEvent, aae_models::ModelError>>, out: &mut Vec<u8>) {
+        match event {
+            Some(Ok(StreamEvent::TextDelta { text })) => {
+                if !text.is_empty() {
+                    out.extend_from_slice(&self.delta(Delta { content: Some(&text), ..Delta::default() }));
+                }
+            }
+            Some(Ok(StreamEvent::ToolCall { call })) => {
+                let index = self.tool_calls;
+                self.tool_calls += 1;
+                let function = WireCalledFunction { name: call.name.clone(), arguments: call.arguments.to_string() };
+                let delta = Delta {
+                    tool_calls: vec![DeltaToolCall { index, id: &call.id, kind: "function", function }],
+                    ..Delta::default()
+                };
+                out.extend_from_slice(&self.delta(delta));
+            }
+            Some(Ok(StreamEvent::Usage { usage })) => self.usage = usage,
+            Some(Ok(StreamEvent::Stop { reason })) => self.stop = Some(reason),
+            None => {
+                self.done = true;
+                self.settle(true);
+                out.extend_from_slice(&self.close());
+            }
+            Some(Err(error)) => {
+                self.done = true;
+                self.settle(false);
+                let error = GatewayError::from(error);
+                out.extend_from_slice(b"data: ");
+                serde_json::to_writer(&mut *out, &error.body()).unwrap_or_default();
+                out.extend_from_slice(b"\n\n");
+            }
         }
     }
 }
+
+/// Events already waiting are written together, up to this many bytes: fewer, larger writes.
+const COALESCE_BYTES: usize = 16 * 1024;
 
 impl ChunkStream {
     /// The streamed response over the router's events.
@@ -141,43 +181,18 @@ impl ChunkStream {
                 if state.done {
                     return None;
                 }
-                match state.inner.next().await {
-                    Some(Ok(StreamEvent::TextDelta { text })) => {
-                        if text.is_empty() {
-                            continue;
-                        }
-                        let bytes = state.delta(Delta { content: Some(&text), ..Delta::default() });
-                        return Some((Ok::<_, std::convert::Infallible>(bytes), state));
+                let mut out = Vec::new();
+                let event = state.inner.next().await;
+                state.handle(event, &mut out);
+                // Whatever else is ready joins the same write.
+                while !state.done && out.len() < COALESCE_BYTES {
+                    match state.inner.next().now_or_never() {
+                        Some(event) => state.handle(event, &mut out),
+                        None => break,
                     }
-                    Some(Ok(StreamEvent::ToolCall { call })) => {
-                        let index = state.tool_calls;
-                        state.tool_calls += 1;
-                        let function =
-                            WireCalledFunction { name: call.name.clone(), arguments: call.arguments.to_string() };
-                        let delta = Delta {
-                            tool_calls: vec![DeltaToolCall { index, id: &call.id, kind: "function", function }],
-                            ..Delta::default()
-                        };
-                        let bytes = state.delta(delta);
-                        return Some((Ok(bytes), state));
-                    }
-                    Some(Ok(StreamEvent::Usage { usage })) => state.usage = usage,
-                    Some(Ok(StreamEvent::Stop { reason })) => state.stop = Some(reason),
-                    None => {
-                        state.done = true;
-                        state.settle(true).await;
-                        let bytes = state.close();
-                        return Some((Ok(bytes), state));
-                    }
-                    Some(Err(error)) => {
-                        state.done = true;
-                        state.settle(false).await;
-                        let error = GatewayError::from(error);
-                        let mut out = b"data: ".to_vec();
-                        serde_json::to_writer(&mut out, &error.body()).unwrap_or_default();
-                        out.extend_from_slice(b"\n\n");
-                        return Some((Ok(Bytes::from(out)), state));
-                    }
+                }
+                if !out.is_empty() {
+                    return Some((Ok::<_, std::convert::Infallible>(Bytes::from(out)), state));
                 }
             }
         });
