@@ -104,8 +104,7 @@ async fn provider_line(state: &AppState, provider: Provider) -> ServiceHealth {
         Provider::OpenaiCompatible => {
             let base = config.providers.openai_compatible.base_url.clone().unwrap_or_default();
             let url = format!("{}/models", base.trim_end_matches('/'));
-            let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build();
-            match client {
+            match &*PROBE_CLIENT {
                 Ok(client) => match client.get(&url).send().await {
                     Ok(r) if r.status().is_success() || r.status() == StatusCode::UNAUTHORIZED => {
                         Ok(format!("{base} answers"))
@@ -113,7 +112,7 @@ async fn provider_line(state: &AppState, provider: Provider) -> ServiceHealth {
                     Ok(r) => Err(format!("{base} answered {}", r.status())),
                     Err(e) => Err(format!("{base} unreachable: {}", aae_types::error_chain(&e))),
                 },
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.clone()),
             }
         }
         // Probing a paid API on every health check would cost money and quota: these lines say
@@ -122,6 +121,12 @@ async fn provider_line(state: &AppState, provider: Provider) -> ServiceHealth {
     };
     probe_line(&format!("model.{}", provider.as_str()), started, result)
 }
+
+/// One HTTP client for every probe (its connection pool and TLS set-up are reused), built on
+/// first use.
+static PROBE_CLIENT: std::sync::LazyLock<Result<reqwest::Client, String>> = std::sync::LazyLock::new(|| {
+    reqwest::Client::builder().timeout(Duration::from_secs(3)).build().map_err(|e| e.to_string())
+});
 
 /// Health of every configured service.
 #[utoipa::path(get, path = "/api/v1/health", tag = "health",
