@@ -160,6 +160,11 @@ impl ChatRequest {
     /// A rough token estimate (4 characters a token) of the prompt plus `max_tokens`, used by the
     /// tokens-per-minute bucket before the provider reports real counts.
     pub fn estimated_tokens(&self) -> u64 {
+        self.estimated_prompt_tokens() + u64::from(self.max_tokens.unwrap_or(256))
+    }
+
+    /// A rough token estimate (4 characters a token) of the prompt alone.
+    pub fn estimated_prompt_tokens(&self) -> u64 {
         let chars: usize = self
             .messages
             .iter()
@@ -171,7 +176,7 @@ impl ChatRequest {
                 Message::Tool { content, .. } => content.len(),
             })
             .sum();
-        (chars as u64).div_ceil(4) + u64::from(self.max_tokens.unwrap_or(256))
+        (chars as u64).div_ceil(4)
     }
 }
 

@@ -168,7 +168,7 @@ impl UsageBatch {
         if rows.is_empty() {
             return;
         }
-        if let Err(error) = self.store.record_many(rows.clone()).await {
+        if let Err(error) = self.store.record_many(&rows).await {
             tracing::warn!(rows = rows.len(), error = %error, "writing a batch of usage rows failed; writing them one by one");
             for row in rows {
                 if let Err(error) = self.store.record(row).await {

@@ -166,7 +166,7 @@ impl UsageStore for MeteredUsage {
         self.0.record(usage).await
     }
 
-    async fn record_many(&self, usages: Vec<NewUsage>) -> StoreResult<u64> {
+    async fn record_many(&self, usages: &[NewUsage]) -> StoreResult<u64> {
         usages.iter().for_each(count_call);
         self.0.record_many(usages).await
     }

@@ -126,28 +126,19 @@ impl CreditReserve {
         if let Some(block) = account.open.take() {
             self.retire(&mut account, block);
         }
-        let wanted = self.block.max(estimate);
-        let entry = match self.ledger.hold(user, wanted, "gateway credit block", None).await {
+        let in_flight: i64 = account.retired.iter().map(|b| b.reserved).sum();
+        let insufficient = |available| ReserveError::Insufficient { needed: estimate, available, in_flight };
+        let hold = |amount| self.ledger.hold(user, amount, "gateway credit block", None);
+        let entry = match hold(self.block.max(estimate)).await {
             Ok(entry) => entry,
             Err(error) if error.kind == StoreErrorKind::InsufficientCredits => {
                 let balance = self.ledger.balance(user).await.map_err(ReserveError::Store)?;
                 if balance.available < estimate {
-                    let in_flight = account.retired.iter().map(|b| b.reserved).sum();
-                    return Err(ReserveError::Insufficient {
-                        needed: estimate,
-                        available: balance.available,
-                        in_flight,
-                    });
+                    return Err(insufficient(balance.available));
                 }
-                match self.ledger.hold(user, balance.available, "gateway credit block", None).await {
+                match hold(balance.available).await {
                     Ok(entry) => entry,
-                    Err(error) if error.kind == StoreErrorKind::InsufficientCredits => {
-                        return Err(ReserveError::Insufficient {
-                            needed: estimate,
-                            available: 0,
-                            in_flight: account.retired.iter().map(|b| b.reserved).sum(),
-                        });
-                    }
+                    Err(error) if error.kind == StoreErrorKind::InsufficientCredits => return Err(insufficient(0)),
                     Err(error) => return Err(ReserveError::Store(error)),
                 }
             }

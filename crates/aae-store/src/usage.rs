@@ -134,7 +134,7 @@ pub trait UsageStore: Send + Sync {
 
     /// Records many calls in one statement (one transaction); all or none. The same checks as
     /// [`record`](Self::record). Returns how many were written.
-    async fn record_many(&self, usages: Vec<NewUsage>) -> StoreResult<u64>;
+    async fn record_many(&self, usages: &[NewUsage]) -> StoreResult<u64>;
 
     /// The user's records in `[since, until)` (open ends when `None`), newest first, at most
     /// `limit`.

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use aae_config::Config;
-use aae_server::auth::keys::{KeyOptions, create_key};
+use aae_server::auth::keys::{ApiKeys, KeyOptions, check_allowed_models, create_key};
 use aae_server::auth::local::local_subject;
 use aae_store::{MICROS_PER_CREDIT, NewUser, Records, Role, StoreErrorKind, User, UserUpdate};
 use anyhow::Context;
@@ -87,12 +87,8 @@ async fn keys_on(records: &Records, config: &Config, command: KeysCommand) -> an
                 Some(days @ 1..=3650) => Some(chrono::Utc::now() + chrono::Duration::days(i64::from(days))),
                 Some(days) => anyhow::bail!("--expires-in-days must be 1 to 3650, not {days}"),
             };
-            let catalog = config.model_catalog();
-            for model in &models {
-                if !catalog.entries().iter().any(|e| e.key() == *model || e.name == *model) {
-                    anyhow::bail!("--models names `{model}`, which is not in the catalog (see `aae models list`)");
-                }
-            }
+            let models = check_allowed_models(&config.model_catalog(), &models)
+                .map_err(|e| anyhow::anyhow!("--models: {} (see `aae models list`)", e.message))?;
             let created = create_key(records, user.id, KeyOptions { name, expires_at, allowed_models: models })
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
@@ -123,16 +119,14 @@ async fn keys_on(records: &Records, config: &Config, command: KeysCommand) -> an
         }
         KeysCommand::Revoke { email, id } => {
             let user = user_by_email(records, &email).await?;
-            match records.api_keys.revoke(user.id, id).await {
+            // The same revocation as DELETE /api/v1/keys/{id}, Redis marker included.
+            let keys = ApiKeys::new(records.clone(), std::time::Duration::from_secs(config.gateway.key_cache_secs));
+            match keys.revoke(user.id, id).await {
                 Ok(key) => println!("revoked {} ({})", key.id, key.name),
-                Err(error) if error.kind == StoreErrorKind::NotFound => {
+                Err(error) if error.code == aae_types::ErrorCode::NotFound => {
                     anyhow::bail!("{email} has no active key {id} (see `aae keys list {email}`)")
                 }
-                Err(error) => return Err(error.into()),
-            }
-            if records.cache.status().enabled {
-                let ttl = std::time::Duration::from_secs(config.gateway.key_cache_secs.max(1));
-                records.cache.set(&format!("revoked-key:{id}"), "1", ttl).await;
+                Err(error) => anyhow::bail!("{}", error.message),
             }
         }
     }

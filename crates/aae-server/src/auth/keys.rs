@@ -61,6 +61,29 @@ pub struct CreatedKey {
     pub key: ApiKey,
 }
 
+/// `models` as a key's allowed models: each must be in `catalog`, as a name or `provider/name`;
+/// duplicates are dropped.
+pub fn check_allowed_models(catalog: &aae_types::ModelCatalog, models: &[String]) -> Result<Vec<String>, ApiError> {
+    let mut out: Vec<String> = Vec::with_capacity(models.len());
+    for model in models {
+        let model = model.trim();
+        if !catalog.entries().iter().any(|e| e.key() == model || e.name == model) {
+            let names: Vec<String> = catalog.entries().iter().map(|e| e.name.clone()).collect();
+            return Err(ApiError::invalid(format!(
+                "allowed_models names `{model}`, which is not in the catalog; known models: {}",
+                names.join(", ")
+            )));
+        }
+        if !out.iter().any(|m| m == model) {
+            out.push(model.to_owned());
+        }
+    }
+    if out.len() > 100 {
+        return Err(ApiError::invalid("allowed_models may list at most 100 models"));
+    }
+    Ok(out)
+}
+
 /// Creates a key for `user_id`.
 pub async fn create_key(records: &Records, user_id: Uuid, options: KeyOptions) -> Result<CreatedKey, ApiError> {
     let name = options.name.trim();

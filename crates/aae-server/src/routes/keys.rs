@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::ApiJson;
 use crate::auth::Caller;
-use crate::auth::keys::{KeyOptions, create_key};
+use crate::auth::keys::{KeyOptions, check_allowed_models, create_key};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -102,35 +102,11 @@ pub(crate) async fn create(
         (None, Some(days)) => return Err(ApiError::invalid(format!("expires_in_days must be 1 to 3650, not {days}"))),
         (None, None) => None,
     };
-    let allowed_models = check_models(&state, &body.allowed_models)?;
+    let allowed_models = check_allowed_models(&state.config.model_catalog(), &body.allowed_models)?;
     let created =
         create_key(&api.records, caller.id, KeyOptions { name: body.name, expires_at, allowed_models }).await?;
     tracing::info!(user = %caller.id, key = %created.key.id, "API key created");
     Ok((StatusCode::CREATED, Json(CreatedKeyBody { key: created.secret, record: KeyBody::from(&created.key) })))
-}
-
-/// Each allowed model must be in the catalog, as a name or `provider/name`.
-pub(crate) fn check_models(state: &AppState, models: &[String]) -> Result<Vec<String>, ApiError> {
-    let catalog = state.config.model_catalog();
-    let mut out = Vec::with_capacity(models.len());
-    for model in models {
-        let model = model.trim();
-        let known = catalog.entries().iter().any(|e| e.key() == model || e.name == model);
-        if !known {
-            let names: Vec<String> = catalog.entries().iter().map(|e| e.name.clone()).collect();
-            return Err(ApiError::invalid(format!(
-                "allowed_models names `{model}`, which is not in the catalog; known models: {}",
-                names.join(", ")
-            )));
-        }
-        if !out.iter().any(|m| m == model) {
-            out.push(model.to_owned());
-        }
-    }
-    if out.len() > 100 {
-        return Err(ApiError::invalid("allowed_models may list at most 100 models"));
-    }
-    Ok(out)
 }
 
 /// The caller's keys, newest first, without their secrets.

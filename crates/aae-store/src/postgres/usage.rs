@@ -41,8 +41,8 @@ impl UsageStore for PgStore {
         usage_from_row(&row)
     }
 
-    async fn record_many(&self, usages: Vec<NewUsage>) -> StoreResult<u64> {
-        for usage in &usages {
+    async fn record_many(&self, usages: &[NewUsage]) -> StoreResult<u64> {
+        for usage in usages {
             usage.check()?;
         }
         if usages.is_empty() {

@@ -41,8 +41,8 @@ impl UsageStore for SqliteStore {
         usage_from_row(&row)
     }
 
-    async fn record_many(&self, usages: Vec<NewUsage>) -> StoreResult<u64> {
-        for usage in &usages {
+    async fn record_many(&self, usages: &[NewUsage]) -> StoreResult<u64> {
+        for usage in usages {
             usage.check()?;
         }
         if usages.is_empty() {
@@ -54,7 +54,7 @@ impl UsageStore for SqliteStore {
         );
         let mut tx = self.write_tx(ENTITY).await?;
         let at = now();
-        for usage in &usages {
+        for usage in usages {
             sqlx::query(&sql)
                 .bind(id(Uuid::new_v4()))
                 .bind(id(usage.user_id))

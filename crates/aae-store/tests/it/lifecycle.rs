@@ -222,14 +222,14 @@ async fn usage_is_summarised_per_model(db: &TestDb) {
 
     // Many rows in one statement: all written, or none when one is bad.
     let many: Vec<NewUsage> = (0..250).map(|i| record(bob.id, "openai_compatible", "m", i, 2 * i, 3 * i)).collect();
-    assert_eq!(usage.record_many(many).await.unwrap(), 250);
-    assert_eq!(usage.record_many(Vec::new()).await.unwrap(), 0);
+    assert_eq!(usage.record_many(&many).await.unwrap(), 250);
+    assert_eq!(usage.record_many(&[]).await.unwrap(), 0);
     let bob_summary = usage.summary(bob.id, None, None).await.unwrap();
     assert_eq!((bob_summary.requests, bob_summary.input_tokens), (251, 1 + (0..250).sum::<i64>()));
     let bad = vec![record(bob.id, "p", "m", 1, 1, 1), record(bob.id, "p", "m", -1, 1, 1)];
-    assert_eq!(usage.record_many(bad).await.unwrap_err().kind, StoreErrorKind::Invalid);
+    assert_eq!(usage.record_many(&bad).await.unwrap_err().kind, StoreErrorKind::Invalid);
     let ghost = vec![record(bob.id, "p", "m", 1, 1, 1), record(uuid::Uuid::new_v4(), "p", "m", 1, 1, 1)];
-    assert!(usage.record_many(ghost).await.is_err(), "an unknown user fails the batch");
+    assert!(usage.record_many(&ghost).await.is_err(), "an unknown user fails the batch");
     assert_eq!(usage.summary(bob.id, None, None).await.unwrap().requests, 251, "nothing of a failed batch is kept");
 }
 

@@ -21,7 +21,7 @@ use aae_types::{ModelEntry, ModelKind, Provider, UserModelPreference};
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use chrono::Utc;
@@ -55,14 +55,7 @@ impl FromRequestParts<AppState> for GatewayCaller {
                 "send `Authorization: Bearer <API key>`; create a key with POST /api/v1/keys or `aae keys create EMAIL`",
             ))
         };
-        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(missing)?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-            .map(|(_, token)| token.trim())
-            .ok_or_else(missing)?;
+        let token = crate::auth::bearer(parts).map_err(|_| missing())?;
         let (caller, key) = if is_api_key(token) {
             let (caller, key) = api.keys.verify(token).await?;
             (caller, Some(key))
@@ -84,11 +77,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for GatewayJson<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => {
-                let mut error = GatewayError::from(crate::error::ApiError::from(rejection));
-                error.param = None;
-                Err(error)
-            }
+            Err(rejection) => Err(GatewayError::from(crate::error::ApiError::from(rejection))),
         }
     }
 }
@@ -207,7 +196,7 @@ pub(crate) async fn chat_completions(
     let request = body.to_chat_request()?;
     // The most the call may cost: the prompt (4 characters a token) and every output token.
     let output = u64::from(request.max_tokens.unwrap_or(state.config.gateway.default_max_tokens));
-    let prompt = request.estimated_tokens().saturating_sub(u64::from(request.max_tokens.unwrap_or(256)));
+    let prompt = request.estimated_prompt_tokens();
     let metered = Metered { usage: Usage { input_tokens: prompt, output_tokens: output }, ..Metered::default() };
     let estimate = api.router.prices().cost_micros(&entry.key(), &metered);
     let ticket = api.reserve.reserve(caller.caller.id, estimate).await.map_err(reserve_error)?;
